@@ -1,0 +1,342 @@
+/*
+ * framepool: bounded, reference-counted video frame pools.
+ * SPDX-License-Identifier: MIT
+ */
+/**
+ * @file framepool.h
+ * @brief Core pool API: bounded pools of identically shaped frames with
+ *        reference counts, tracked acquire/release and live-frame accounting.
+ *
+ * Conventions:
+ * - Functions return 0 on success or a negative errno (`FP_ERR(e)`) on failure;
+ *   fp_strerror() describes a code.
+ * - Functions that drop a reference take a `T **` and set it to NULL; all of them
+ *   are NULL-safe.
+ * - Calling a function on a pool requires holding a reference to it (the one
+ *   from fp_pool_create(), one from fp_pool_ref(), or a live frame of it for the
+ *   frame functions) for the duration of the call.
+ */
+#ifndef FRAMEPOOL_FRAMEPOOL_H
+#define FRAMEPOOL_FRAMEPOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <errno.h>
+
+#include "version.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef FP_API
+# if defined(_WIN32)
+#  define FP_API
+# elif defined(__GNUC__) && __GNUC__ >= 4
+#  define FP_API __attribute__((visibility("default")))
+# else
+#  define FP_API
+# endif
+#endif
+
+/** Turns a positive errno value into a framepool error code. */
+#define FP_ERR(e) (-(e))
+
+/** Timeout for fp_pool_acquire(): wait until a frame returns or the pool closes. */
+#define FP_WAIT_FOREVER ((int64_t)-1)
+
+/** Value of fp_frame::pts on a freshly acquired frame. */
+#define FP_NOPTS INT64_MIN
+
+/** Largest accepted fp_pool_config::max_frames. */
+#define FP_MAX_FRAMES 65535
+
+/** Largest accepted width or height of an image pool. */
+#define FP_MAX_DIMENSION 32768
+
+/** Pixel layouts a core pool can hold. */
+enum fp_format {
+    FP_FMT_NONE = 0,   ///< invalid; the default in fp_pool_config
+    FP_FMT_RAW,        ///< one plane of fp_pool_config::buffer_size bytes (bitstreams, scratch)
+    FP_FMT_YUV420P,    ///< planar 4:2:0, 8 bit (I420): Y, U, V
+    FP_FMT_NV12,       ///< 4:2:0, Y plane + interleaved UV plane, 8 bit
+    FP_FMT_P010,       ///< 4:2:0 like NV12 with 16-bit little-endian samples (10 bits in the MSBs)
+    FP_FMT_YUV422P,    ///< planar 4:2:2, 8 bit
+    FP_FMT_YUV444P,    ///< planar 4:4:4, 8 bit
+    FP_FMT_YUYV422,    ///< packed 4:2:2 Y0 U Y1 V (YUY2); width must be even
+    FP_FMT_BGRA,       ///< packed B G R A, 8 bit each (RGB4)
+    FP_FMT_RGBA,       ///< packed R G B A, 8 bit each
+    FP_FMT_GRAY8,      ///< one 8-bit luma plane
+    FP_FMT_COUNT       ///< number of formats; not a format
+};
+
+/** @name Pool flags (fp_pool_config::flags)
+ * @{ */
+#define FP_POOL_NO_TRACK (1u << 0) ///< do not record acquire/release sites, threads or times
+#define FP_POOL_ZERO     (1u << 1) ///< zero the pixel memory on every acquire
+#define FP_POOL_POISON   (1u << 2) ///< poison idle memory (ASan/valgrind: inaccessible; else a fill pattern)
+#define FP_POOL_STRICT   (1u << 3) ///< abort() with a report on misuse (double or foreign release)
+/** @} */
+
+/** @name Log levels passed to fp_log_cb
+ * @{ */
+#define FP_LOG_ERROR 0 ///< a call failed or the application misused the API
+#define FP_LOG_WARN  1 ///< something will go wrong soon (leaks, exhaustion)
+#define FP_LOG_INFO  2 ///< reports the application asked for
+#define FP_LOG_DEBUG 3 ///< internal detail
+/** @} */
+
+/**
+ * Log callback. `msg` is one line without a trailing newline, already prefixed
+ * with the pool name where there is one.
+ */
+typedef void (*fp_log_cb)(void *opaque, int level, const char *msg);
+
+/**
+ * Custom allocator for pixel memory. Both functions may be called from any
+ * thread, and never concurrently for the same pool unless the allocator is
+ * thread-safe (framepool serializes its own calls per pool).
+ */
+typedef struct fp_allocator {
+    /** Returns `size` bytes aligned to `align` (a power of two, >= 16), or NULL. */
+    void *(*alloc)(void *opaque, size_t size, size_t align);
+    /** Frees memory from alloc(); `size` is the size that was requested. */
+    void (*free)(void *opaque, void *ptr, size_t size);
+    void *opaque; ///< passed to both functions
+} fp_allocator;
+
+/**
+ * Pool settings. Always initialize with fp_pool_config_default() and then set
+ * the fields you need: new fields are added in the reserved space.
+ */
+typedef struct fp_pool_config {
+    const char *name;        ///< shown in reports and exports; copied (truncated to 63 bytes); NULL = "pool"
+    enum fp_format format;   ///< pixel layout of every frame; required
+    int width;               ///< frame width in pixels, 1..FP_MAX_DIMENSION; 0 for FP_FMT_RAW
+    int height;              ///< frame height in pixels, 1..FP_MAX_DIMENSION; 0 for FP_FMT_RAW
+    int align;               ///< alignment of plane pointers and linesizes: power of two, 1..4096; default 64
+    size_t buffer_size;      ///< bytes per buffer for FP_FMT_RAW; must be 0 for image formats
+    int min_frames;          ///< frames allocated at creation and kept by fp_pool_trim(); default 0
+    int max_frames;          ///< hard cap on frames, 1..FP_MAX_FRAMES; 0 (the default) is rejected
+    unsigned flags;          ///< FP_POOL_* flags
+    fp_allocator allocator;  ///< pixel memory allocator; alloc == NULL selects the built-in one
+    fp_log_cb log;           ///< log sink; NULL = stderr
+    void *log_opaque;        ///< passed to log
+    int log_level;           ///< most verbose level passed to log; default FP_LOG_WARN
+    uint8_t reserved[64];    ///< must stay zero
+} fp_pool_config;
+
+/**
+ * A frame handed out by a pool. The application may write `pts` and `opaque`
+ * (and the pixels, while it holds the only reference); every other field is
+ * set by the pool at creation and must be treated as read-only.
+ */
+typedef struct fp_frame {
+    uint8_t *data[4];      ///< plane pointers, each aligned to fp_pool_config::align; unused planes NULL
+    int linesize[4];       ///< bytes per row of each plane, multiples of align; unused planes 0
+    int width;             ///< width in pixels (0 for FP_FMT_RAW)
+    int height;            ///< height in pixels (0 for FP_FMT_RAW)
+    int format;            ///< an enum fp_format value
+    size_t size;           ///< usable bytes from data[0] through the end of the last plane
+    int64_t pts;           ///< application's; FP_NOPTS on acquire
+    void *opaque;          ///< application's; NULL on acquire
+    uintptr_t fp_private;  ///< owned by framepool: identifies the slot; never touch
+} fp_frame;
+
+/** Opaque pool handle. */
+typedef struct fp_pool fp_pool;
+
+/**
+ * A consistent snapshot of a pool's counters (see fp_pool_get_stats() for the
+ * guarantees). Counters are totals since creation.
+ */
+typedef struct fp_pool_stats {
+    uint32_t capacity;        ///< max_frames
+    uint32_t allocated;       ///< frames that currently have pixel memory
+    uint32_t live;            ///< frames handed out and not yet returned
+    uint32_t idle;            ///< allocated - live
+    uint32_t peak_live;       ///< highest live ever observed
+    uint32_t min_frames;      ///< configured min_frames
+    uint64_t acquired;        ///< successful acquires
+    uint64_t released;        ///< frames returned to the pool (last reference dropped)
+    uint64_t exhausted;       ///< acquires that failed with EAGAIN (pool empty, no wait)
+    uint64_t timeouts;        ///< acquires that failed with ETIMEDOUT
+    uint64_t waits;           ///< acquires that had to wait for a frame
+    uint64_t wait_ns_total;   ///< total time spent waiting, nanoseconds
+    uint64_t wait_ns_max;     ///< longest single wait, nanoseconds
+    uint64_t misuse;          ///< double releases and other detected misuse on this pool
+    uint64_t alloc_failures;  ///< pixel allocations that failed (ENOMEM)
+    uint64_t frame_bytes;     ///< pixel bytes per frame (with alignment and padding)
+    uint64_t reserved_bytes;  ///< bytes held: allocated * frame_bytes + bookkeeping
+    uint64_t oldest_live_ns;  ///< age of the oldest live frame (0 when none, or untracked)
+    int closed;               ///< non-zero once fp_pool_close() ran (or the last app reference was dropped)
+    uint64_t reserved[15];    ///< zero; room for future counters
+} fp_pool_stats;
+
+/** One live frame, as passed to a fp_live_cb. Valid only during the callback. */
+typedef struct fp_live_frame {
+    const fp_frame *frame;    ///< the frame (do not release it from the callback)
+    const char *file;         ///< acquire site (NULL when untracked)
+    int line;                 ///< acquire site line
+    const char *func;         ///< acquire site function
+    uint64_t thread;          ///< kernel thread id of the acquirer
+    uint64_t age_ns;          ///< time since acquire
+    int refcount;             ///< references held now
+    const char *tag;          ///< fp_frame_set_tag() value, or "" when none
+    uint64_t seq;             ///< acquire sequence number (see fp_pool_checkpoint())
+    int long_lived;           ///< fp_frame_set_long_lived() was called
+    const char *release_file; ///< last release site of this slot (a previous owner's), or NULL
+    int release_line;         ///< last release site line
+} fp_live_frame;
+
+/** Callback for fp_pool_foreach_live(); return non-zero to stop the iteration. */
+typedef int (*fp_live_cb)(const fp_live_frame *live, void *ud);
+
+/** Returns the run-time library version, as FP_VERSION_INT(). */
+FP_API unsigned fp_version(void);
+
+/** Returns a static description of a framepool error code (or of any negative errno). */
+FP_API const char *fp_strerror(int err);
+
+/**
+ * Number of releases of frames that belong to no pool (foreign pointers), for
+ * the whole process; such misuse has no pool to be counted on.
+ */
+FP_API uint64_t fp_misuse_count(void);
+
+/** Fills `cfg` with defaults: align 64, min_frames 0, max_frames 0 (must be set), log level WARN. */
+FP_API void fp_pool_config_default(fp_pool_config *cfg);
+
+/**
+ * Creates a pool and preallocates `cfg->min_frames` frames.
+ *
+ * @param out receives the pool (holding one reference) on success, NULL on failure
+ * @param cfg settings; copied, including the name
+ * @return 0;
+ *         FP_ERR(EINVAL) for a NULL argument or a bad field (a log line names it);
+ *         FP_ERR(EOVERFLOW) when a frame's byte size does not fit in size_t;
+ *         FP_ERR(ENOMEM) when memory ran out (nothing is left allocated)
+ */
+FP_API int fp_pool_create(fp_pool **out, const fp_pool_config *cfg);
+
+/**
+ * Takes a frame with reference count 1. Use the fp_pool_acquire() macro, which
+ * records the call site.
+ *
+ * @param timeout_us 0: never wait; FP_WAIT_FOREVER: wait for a frame or close;
+ *                   > 0: wait at most that many microseconds
+ * @return 0;
+ *         FP_ERR(EAGAIN) pool exhausted and timeout_us == 0;
+ *         FP_ERR(ETIMEDOUT) no frame came back in time;
+ *         FP_ERR(ESHUTDOWN) the pool is closed;
+ *         FP_ERR(ENOMEM) a new frame had to be allocated and that failed;
+ *         FP_ERR(EINVAL) NULL pool/out or a negative timeout other than FP_WAIT_FOREVER
+ */
+FP_API int fp_pool_acquire_at(fp_pool *pool, int64_t timeout_us, fp_frame **out,
+                              const char *file, int line, const char *func);
+#define fp_pool_acquire(pool, timeout_us, out) \
+    fp_pool_acquire_at((pool), (timeout_us), (out), __FILE__, __LINE__, __func__)
+
+/**
+ * Adds a reference to a live frame.
+ * @return `frame`, or NULL when `frame` is NULL, not a pool frame, or not live
+ *         (the misuse is logged and counted)
+ */
+FP_API fp_frame *fp_frame_ref(fp_frame *frame);
+
+/**
+ * Drops a reference and sets `*frame` to NULL. When the last reference goes the
+ * frame returns to its pool. Use the fp_frame_unref() macro, which records the
+ * release site.
+ *
+ * @return 0 (also for `frame == NULL` or `*frame == NULL`);
+ *         FP_ERR(EALREADY) the frame had no references left (double release;
+ *         the log names the acquire site and both release sites);
+ *         FP_ERR(EINVAL) the pointer is not a frame of any pool.
+ *         In both error cases nothing in any pool is changed except the misuse counters.
+ */
+FP_API int fp_frame_unref_at(fp_frame **frame, const char *file, int line, const char *func);
+#define fp_frame_unref(frame) fp_frame_unref_at((frame), __FILE__, __LINE__, __func__)
+
+/** @return the frame's reference count, or FP_ERR(EINVAL) for NULL or a foreign pointer */
+FP_API int fp_frame_refcount(const fp_frame *frame);
+
+/** @return 1 when the caller holds the only reference, 0 otherwise (also for NULL or foreign) */
+FP_API int fp_frame_is_writable(const fp_frame *frame);
+
+/**
+ * Labels a live frame for reports ("stream-7"). The string is copied (up to 31
+ * bytes); NULL clears the tag. The tag is cleared when the frame returns.
+ */
+FP_API void fp_frame_set_tag(fp_frame *frame, const char *tag);
+
+/**
+ * Closes the pool: every waiter wakes with FP_ERR(ESHUTDOWN) and later
+ * acquires fail with it. Live frames stay valid and return as usual. Idempotent.
+ */
+FP_API void fp_pool_close(fp_pool *pool);
+
+/** Adds an application reference. @return `pool` (NULL stays NULL) */
+FP_API fp_pool *fp_pool_ref(fp_pool *pool);
+
+/**
+ * Drops an application reference and sets `*pool` to NULL. The last one closes
+ * the pool; the memory is freed once its last frame returns too. Dropping the
+ * last reference while frames are live logs a leak report; it never blocks.
+ */
+FP_API void fp_pool_unref(fp_pool **pool);
+
+/**
+ * Copies a snapshot of the counters into `stats`.
+ *
+ * Guarantees, exactly, in every snapshot, even while other threads acquire and
+ * release: `live == acquired - released`, `live <= capacity`,
+ * `allocated == live + idle`, and `acquired`/`released` never decrease between
+ * snapshots. Under concurrency the snapshot is a per-frame consistent view (each
+ * frame is counted in one state), not a stop-the-world instant.
+ *
+ * @return 0, or FP_ERR(EINVAL) for NULL arguments
+ */
+FP_API int fp_pool_get_stats(fp_pool *pool, fp_pool_stats *stats);
+
+/**
+ * Calls `cb` for every live frame, oldest acquire first. The callback must not
+ * call into the same pool. Frames acquired or released during the walk may or
+ * may not be reported.
+ * @return 0, the callback's non-zero value if it stopped the walk, or FP_ERR(EINVAL)
+ */
+FP_API int fp_pool_foreach_live(fp_pool *pool, fp_live_cb cb, void *ud);
+
+/**
+ * Returns a checkpoint: frames acquired after this call have a larger
+ * fp_live_frame::seq. Pair with fp_pool_foreach_live_since() to list what a
+ * request, session or loop iteration took and still holds. 0 for NULL.
+ */
+FP_API uint64_t fp_pool_checkpoint(fp_pool *pool);
+
+/** Like fp_pool_foreach_live(), restricted to frames acquired after `checkpoint`. */
+FP_API int fp_pool_foreach_live_since(fp_pool *pool, uint64_t checkpoint, fp_live_cb cb, void *ud);
+
+/**
+ * Writes a human-readable report: the stats, then the live frames grouped by
+ * acquire site (count, oldest age), oldest site first.
+ * @return 0, FP_ERR(EINVAL) for NULL arguments, FP_ERR(EIO) when writing failed,
+ *         FP_ERR(ENOMEM)
+ */
+FP_API int fp_pool_report(fp_pool *pool, FILE *out);
+
+/**
+ * Frees idle frames above min_frames.
+ * @return the number of frames freed, or FP_ERR(EINVAL)
+ */
+FP_API int fp_pool_trim(fp_pool *pool);
+
+/** @return the pool's name (valid while the pool lives), "" for NULL */
+FP_API const char *fp_pool_name(const fp_pool *pool);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FRAMEPOOL_FRAMEPOOL_H */

@@ -1,0 +1,198 @@
+/*
+ * framepool internals shared by the files in lib/.
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef FP_INTERNAL_H
+#define FP_INTERNAL_H
+
+#include <pthread.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "framepool/framepool.h"
+
+#define FP_HIDDEN __attribute__((visibility("hidden")))
+#define FP_LIKELY(x) __builtin_expect(!!(x), 1)
+#define FP_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define FP_PRINTF(a, b) __attribute__((format(printf, a, b)))
+
+#define RLX memory_order_relaxed
+#define ACQ memory_order_acquire
+#define REL memory_order_release
+#define ACQREL memory_order_acq_rel
+
+/* ---------------------------------------------------------------------------
+ * Plane layout (layout.c)
+ */
+typedef struct fp_layout {
+    int nb_planes;
+    int linesize[4];
+    size_t offset[4];
+    size_t size;       /* bytes the planes use */
+    size_t alloc_size; /* size + tail padding, what the allocator is asked for */
+} fp_layout;
+
+/* Tail padding after the last plane, for SIMD that reads past the end. */
+#define FP_TAIL_PADDING 64
+
+/* Fills `out`; returns 0, FP_ERR(EINVAL) with `*field` naming the bad input, or
+ * FP_ERR(EOVERFLOW). */
+FP_HIDDEN int fp_layout_compute(enum fp_format fmt, int width, int height, int align,
+                                size_t raw_size, fp_layout *out, const char **field);
+FP_HIDDEN const char *fp_format_name(int fmt);
+
+/* ---------------------------------------------------------------------------
+ * Slots. One per possible frame, allocated for max_frames at creation and never
+ * moved, so an index or a frame pointer stays valid for the pool's lifetime and
+ * a stale read of a slot is never a read of freed memory.
+ *
+ * `gen` counts state changes: odd while the frame is live. It doubles as the
+ * per-slot acquire/release counters (acquires = (gen + 1) / 2, releases =
+ * gen / 2) and as the sequence lock for the tracking fields.
+ *
+ * The tracking fields are written only by the frame's owner and read by report
+ * walkers on other threads, hence relaxed atomics (plain moves on x86).
+ */
+#define FP_TAG_WORDS 4 /* 32-byte tag, NUL-terminated */
+
+typedef struct fp_slot {
+    fp_frame frame;
+    struct fp_pool *pool;
+    uint8_t *mem;                   /* pixel memory; NULL while unbacked (guarded by pool->lock) */
+    _Atomic uint64_t gen;
+    _Atomic int refs;
+    _Atomic uint32_t next;          /* free list / unbacked list link */
+    _Atomic(const char *) acq_file;
+    _Atomic(const char *) acq_func;
+    _Atomic int acq_line;
+    _Atomic uint32_t marks;         /* FP_MARK_* */
+    _Atomic uint64_t acq_tid;
+    _Atomic uint64_t acq_time;      /* fp_clock_now() units */
+    _Atomic uint64_t seq;
+    _Atomic(const char *) rel_file;
+    _Atomic(const char *) rel_func;
+    _Atomic int rel_line;
+    _Atomic uint64_t tag[FP_TAG_WORDS];
+} fp_slot;
+
+/* One slot per 256 bytes: never shares a cache line with a neighbour. */
+#define FP_SLOT_SIZE 256
+_Static_assert(sizeof(fp_slot) <= FP_SLOT_SIZE, "fp_slot grew past its budget");
+
+#define FP_MARK_LONG_LIVED (1u << 0)
+#define FP_MARK_WATCHDOG   (1u << 1)
+
+static inline fp_slot *fp_slot_at(fp_slot *slots, uint32_t i)
+{
+    return (fp_slot *)((char *)slots + (size_t)i * FP_SLOT_SIZE);
+}
+
+/* The private word of a pool frame is its own address mixed with a constant:
+ * a copy of the struct elsewhere, zeroed memory or another library's struct
+ * does not match, and checking it reads nothing past the public struct. */
+#define FP_FRAME_KEY ((uintptr_t)0x9e3779b97f4a7c15ull)
+static inline uintptr_t fp_frame_key(const fp_frame *f) { return (uintptr_t)f ^ FP_FRAME_KEY; }
+
+static inline fp_slot *fp_slot_of(const fp_frame *f)
+{
+    if (!f || f->fp_private != fp_frame_key(f))
+        return NULL;
+    return (fp_slot *)((char *)f - offsetof(fp_slot, frame));
+}
+
+/* ---------------------------------------------------------------------------
+ * The head word of the free list (see pool.c for the protocol):
+ *   bits  0..15  index of the top free slot (FP_NIL when empty)
+ *   bits 16..31  frames out of the free list ("out"): the pool's life count
+ *   bit  32      W: threads are waiting
+ *   bit  33      O: no holder is left (the app dropped its last reference)
+ *   bits 34..63  ABA tag, incremented by every pop
+ */
+#define FP_NIL 0xFFFFu
+#define H_IDX(h) ((uint32_t)((h) & 0xFFFFu))
+#define H_OUT(h) ((uint32_t)(((h) >> 16) & 0xFFFFu))
+#define H_W ((uint64_t)1 << 32)
+#define H_O ((uint64_t)1 << 33)
+#define H_TAG_SHIFT 34
+#define H_TAG_BITS 30
+#define H_TAG(h) ((uint32_t)((h) >> H_TAG_SHIFT))
+#define H_MAKE(idx, out, flags, tag) \
+    ((uint64_t)(idx) | ((uint64_t)(out) << 16) | (flags) | ((uint64_t)(tag) << H_TAG_SHIFT))
+#define H_FLAGS(h) ((h) & (H_W | H_O))
+#define H_TAG_MASK ((1u << H_TAG_BITS) - 1)
+
+/* ---------------------------------------------------------------------------
+ * The pool.
+ */
+struct fp_pool {
+    /* Written by every acquire and release: alone on its cache line. */
+    alignas(64) _Atomic uint64_t head;
+
+    /* Read-mostly. */
+    alignas(64) fp_slot *slots;
+    uint32_t capacity;
+    unsigned flags;
+    bool track;
+    _Atomic bool closed;
+    _Atomic uint64_t seq_hint;      /* a recent 64-bit sequence, to widen the 30-bit tag */
+    _Atomic uint32_t peak_out;
+    fp_layout layout;
+    fp_allocator alloc;
+    fp_log_cb log;
+    void *log_opaque;
+    int log_level;
+    int min_frames;
+    size_t mem_align;               /* max(align, 16) */
+    int width, height, format;
+    char name[64];
+
+    /* Slow path: guarded by lock unless atomic. */
+    alignas(64) pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int waiters;
+    uint32_t unbacked;              /* list of slots without memory, linked by next */
+    _Atomic uint32_t allocated;
+    _Atomic int app_refs;
+    _Atomic int holders;            /* 1 while app_refs > 0, plus registered waiters */
+    _Atomic uint64_t exhausted, timeouts, waits, wait_ns_total, wait_ns_max;
+    _Atomic uint64_t misuse, alloc_failures;
+    _Atomic uint64_t watchdog_age;  /* clock units, 0 = off (track.c) */
+
+    /* Registry links, guarded by the registry lock. */
+    struct fp_pool *reg_prev, *reg_next;
+    uint64_t id;
+};
+
+/* pool.c */
+FP_HIDDEN void fp_pool_return_slot(fp_pool *pool, fp_slot *slot);
+FP_HIDDEN uint64_t fp_pool_seq_of_tag(fp_pool *pool, uint32_t tag);
+FP_HIDDEN void fp_pool_note_misuse(fp_pool *pool);
+
+/* log.c */
+FP_HIDDEN void fp_log(const fp_pool *pool, int level, const char *fmt, ...) FP_PRINTF(3, 4);
+FP_HIDDEN void fp_log_cfg(const fp_pool_config *cfg, int level, const char *fmt, ...) FP_PRINTF(3, 4);
+FP_HIDDEN void fp_misuse_global_inc(void);
+
+/* clock.c: a cheap monotonic clock for the hot path, in ns */
+FP_HIDDEN uint64_t fp_clock_now(void);
+FP_HIDDEN uint64_t fp_clock_precise(void);
+FP_HIDDEN uint64_t fp_thread_id(void);
+
+/* alloc.c */
+FP_HIDDEN void *fp_default_alloc(void *opaque, size_t size, size_t align);
+FP_HIDDEN void fp_default_free(void *opaque, void *ptr, size_t size);
+
+/* track.c */
+FP_HIDDEN void fp_track_acquire(fp_pool *pool, fp_slot *s, uint64_t seq, const char *file,
+                                int line, const char *func);
+FP_HIDDEN void fp_track_release(fp_slot *s, const char *file, int line, const char *func);
+FP_HIDDEN void fp_track_leak_report(fp_pool *pool, int level, const char *why);
+FP_HIDDEN void fp_track_double_release(fp_slot *s, const char *file, int line, const char *func);
+
+/* poison.c */
+FP_HIDDEN void fp_poison(fp_pool *pool, fp_slot *s);
+FP_HIDDEN void fp_unpoison(fp_pool *pool, fp_slot *s);
+
+#endif /* FP_INTERNAL_H */

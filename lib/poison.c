@@ -1,0 +1,62 @@
+/*
+ * FP_POOL_POISON: make idle pixel memory unusable so a write after release is
+ * caught. Under AddressSanitizer the memory is marked poisoned, under valgrind
+ * memcheck it is marked inaccessible; otherwise it is filled with a pattern
+ * that fp_unpoison() checks when the frame is handed out again.
+ * SPDX-License-Identifier: MIT
+ */
+#include <string.h>
+
+#include "internal.h"
+
+#if defined(__has_feature)
+# if __has_feature(address_sanitizer)
+#  define FP_ASAN 1
+# endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+# define FP_ASAN 1
+#endif
+
+#ifdef FP_ASAN
+# include <sanitizer/asan_interface.h>
+#endif
+#ifdef FP_HAVE_VALGRIND
+# include <valgrind/memcheck.h>
+#endif
+
+#define POISON_BYTE 0xA5
+
+void fp_poison(fp_pool *pool, fp_slot *s)
+{
+    size_t n = pool->layout.alloc_size;
+    memset(s->mem, POISON_BYTE, n);
+#ifdef FP_ASAN
+    ASAN_POISON_MEMORY_REGION(s->mem, n);
+#endif
+#ifdef FP_HAVE_VALGRIND
+    VALGRIND_MAKE_MEM_NOACCESS(s->mem, n);
+#endif
+}
+
+void fp_unpoison(fp_pool *pool, fp_slot *s)
+{
+    size_t n = pool->layout.alloc_size;
+#ifdef FP_ASAN
+    ASAN_UNPOISON_MEMORY_REGION(s->mem, n);
+#endif
+#ifdef FP_HAVE_VALGRIND
+    VALGRIND_MAKE_MEM_DEFINED(s->mem, n);
+#endif
+    /* Without a sanitizer, a changed pattern is the evidence of a write after
+     * release. Checking costs a pass over the frame; POISON is a debug mode. */
+    bool bad = false;
+    for (size_t i = 0; i < n && !bad; i++)
+        bad = s->mem[i] != POISON_BYTE;
+    if (bad) {
+        const char *f = atomic_load_explicit(&s->rel_file, RLX);
+        fp_log(pool, FP_LOG_ERROR, "frame memory was written after release (last released at %s:%d)",
+               f ? f : "?", atomic_load_explicit(&s->rel_line, RLX));
+        fp_pool_note_misuse(pool);
+    }
+}

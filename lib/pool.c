@@ -1,0 +1,748 @@
+/*
+ * The core pool: creation, the free list, acquire/release, waiting, lifetime.
+ * SPDX-License-Identifier: MIT
+ *
+ * Design
+ * ------
+ * Every possible frame has a slot (internal.h) in one array allocated at
+ * creation; slots never move, so a slot index or frame pointer is valid for the
+ * pool's whole life. Pixel memory is attached to a slot lazily (or at creation
+ * for min_frames) and detached by fp_pool_trim().
+ *
+ * Free slots form a LIFO stack linked through slot->next. The whole lock-free
+ * state lives in one 64-bit head word (layout in internal.h): the top index,
+ * the number of slots out of the stack ("out"), two flags and an ABA tag.
+ *  - pop:  CAS {top, out, tag} -> {top->next, out + 1, tag + 1}
+ *  - push: CAS {top, out}      -> {slot, out - 1}
+ * ABA: the tag changes on every pop (and on every other operation that removes
+ * or claims slots), so a stale {top, next} pair read before a pop/push/pop
+ * sequence fails its CAS. The tag has 30 bits; a thread would have to stall for
+ * exactly a multiple of 2^30 pops for the tag to repeat. The tag also serves as
+ * the acquire sequence number (widened to 64 bits by fp_pool_seq_of_tag()).
+ *
+ * Uncontended acquire + release is therefore two CASes on the head and one on
+ * the slot's reference count, plus stores to the slot's own cache line.
+ *
+ * Waiting: an acquirer that finds the stack empty takes pool->lock, sets the W
+ * flag in the head (an RMW, so it is ordered with every push) and pops again
+ * before sleeping on pool->cond. A push that replaces a head with W set wakes a
+ * waiter under the lock. Either the push precedes the W store in the head's
+ * modification order, and the waiter's second pop sees the slot, or it follows,
+ * and the pusher sees W: no wake-up is lost.
+ *
+ * Lifetime: "out" is the frames' collective reference on the pool; `holders`
+ * counts the application (1 while app_refs > 0) plus threads registered as
+ * waiters. When holders reaches 0 the O flag is set in the head. Whichever RMW
+ * on the head produces {out == 0, O} (the last push, or the O store itself)
+ * frees the pool, and that RMW is the thread's last access to the pool. A push
+ * that must wake a waiter first pushes without decrementing out, so the pool
+ * cannot disappear while it signals, then decrements out separately.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+#include "registry.h"
+
+static void pool_destroy(fp_pool *pool);
+
+/* ------------------------------------------------------------------------- */
+/* Free list                                                                 */
+
+static void note_tag(fp_pool *pool, uint32_t tag)
+{
+    /* Refresh the widening hint every 2^24 tags: far more often than the
+     * 2^29 drift fp_pool_seq_of_tag() tolerates. */
+    if (FP_UNLIKELY((tag & 0xFFFFFFu) == 0))
+        (void)fp_pool_seq_of_tag(pool, tag);
+}
+
+uint64_t fp_pool_seq_of_tag(fp_pool *pool, uint32_t tag)
+{
+    const uint64_t span = (uint64_t)1 << H_TAG_BITS;
+    uint64_t hint = atomic_load_explicit(&pool->seq_hint, RLX);
+    uint64_t seq = (hint & ~(span - 1)) | tag;
+    if (seq + span / 2 < hint)
+        seq += span;
+    else if (seq > hint + span / 2 && seq >= span)
+        seq -= span;
+    if ((tag & 0xFFFFFFu) == 0) {
+        uint64_t cur = hint;
+        while (seq > cur &&
+               !atomic_compare_exchange_weak_explicit(&pool->seq_hint, &cur, seq, RLX, RLX))
+            ;
+    }
+    return seq;
+}
+
+/* Pops the top free slot; returns its index or FP_NIL. */
+static inline uint32_t freelist_pop(fp_pool *pool, uint32_t *tag, uint32_t *out)
+{
+    uint64_t h = atomic_load_explicit(&pool->head, ACQ);
+    for (;;) {
+        uint32_t idx = H_IDX(h);
+        if (idx == FP_NIL)
+            return FP_NIL;
+        uint32_t next = atomic_load_explicit(&fp_slot_at(pool->slots, idx)->next, RLX);
+        uint32_t t = (H_TAG(h) + 1) & H_TAG_MASK;
+        uint64_t nh = H_MAKE(next, H_OUT(h) + 1, H_FLAGS(h), t);
+        if (atomic_compare_exchange_weak_explicit(&pool->head, &h, nh, ACQ, ACQ)) {
+            *tag = t;
+            *out = H_OUT(h) + 1;
+            note_tag(pool, t);
+            return idx;
+        }
+    }
+}
+
+/* Marks one more slot as out without popping (a freshly backed slot). */
+static uint32_t freelist_claim(fp_pool *pool, uint32_t *out)
+{
+    uint64_t h = atomic_load_explicit(&pool->head, RLX);
+    uint32_t t;
+    for (;;) {
+        t = (H_TAG(h) + 1) & H_TAG_MASK;
+        uint64_t nh = H_MAKE(H_IDX(h), H_OUT(h) + 1, H_FLAGS(h), t);
+        if (atomic_compare_exchange_weak_explicit(&pool->head, &h, nh, ACQREL, RLX))
+            break;
+    }
+    *out = H_OUT(h) + 1;
+    note_tag(pool, t);
+    return t;
+}
+
+/* Decrements out; frees the pool when that was the last thing keeping it. */
+static void freelist_put_out(fp_pool *pool)
+{
+    uint64_t old = atomic_fetch_sub_explicit(&pool->head, (uint64_t)1 << 16, ACQREL);
+    if (H_OUT(old) == 1 && (old & H_O))
+        pool_destroy(pool);
+}
+
+/* Pushes a slot. `counted`: the slot was out (a release), so out drops by one. */
+static void freelist_push(fp_pool *pool, fp_slot *s, uint32_t idx, bool counted)
+{
+    uint64_t h = atomic_load_explicit(&pool->head, RLX), nh;
+    for (;;) {
+        atomic_store_explicit(&s->next, H_IDX(h), RLX);
+        uint32_t out = H_OUT(h) - ((counted && !(h & H_W)) ? 1 : 0);
+        nh = H_MAKE(idx, out, H_FLAGS(h), H_TAG(h));
+        if (atomic_compare_exchange_weak_explicit(&pool->head, &h, nh, ACQREL, RLX))
+            break;
+    }
+    if (!counted)
+        return; /* creation and trim: the caller holds the lock and wakes waiters */
+    if (h & H_W) {
+        pthread_mutex_lock(&pool->lock);
+        pthread_cond_signal(&pool->cond);
+        pthread_mutex_unlock(&pool->lock);
+        freelist_put_out(pool);
+    } else if (H_OUT(nh) == 0 && (nh & H_O)) {
+        pool_destroy(pool);
+    }
+}
+
+/* ------------------------------------------------------------------------- */
+/* Slot memory                                                               */
+
+static void slot_set_planes(fp_pool *pool, fp_slot *s, uint8_t *mem)
+{
+    s->mem = mem;
+    for (int i = 0; i < 4; i++) {
+        s->frame.data[i] = (mem && i < pool->layout.nb_planes) ? mem + pool->layout.offset[i] : NULL;
+        s->frame.linesize[i] = i < pool->layout.nb_planes ? pool->layout.linesize[i] : 0;
+    }
+}
+
+/* Called with pool->lock held (or before the pool is shared). */
+static int slot_back(fp_pool *pool, fp_slot *s)
+{
+    uint8_t *mem = pool->alloc.alloc(pool->alloc.opaque, pool->layout.alloc_size, pool->mem_align);
+    if (!mem) {
+        atomic_fetch_add_explicit(&pool->alloc_failures, 1, RLX);
+        return FP_ERR(ENOMEM);
+    }
+    slot_set_planes(pool, s, mem);
+    atomic_fetch_add_explicit(&pool->allocated, 1, RLX);
+    if (pool->flags & FP_POOL_POISON)
+        fp_poison(pool, s);
+    return 0;
+}
+
+static void slot_unback(fp_pool *pool, fp_slot *s)
+{
+    if (pool->flags & FP_POOL_POISON)
+        fp_unpoison(pool, s);
+    pool->alloc.free(pool->alloc.opaque, s->mem, pool->layout.alloc_size);
+    slot_set_planes(pool, s, NULL);
+    atomic_fetch_sub_explicit(&pool->allocated, 1, RLX);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Creation and destruction                                                  */
+
+void fp_pool_config_default(fp_pool_config *cfg)
+{
+    if (!cfg)
+        return;
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->align = 64;
+    cfg->log_level = FP_LOG_WARN;
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i])
+            return false;
+    return true;
+}
+
+#define FP_KNOWN_FLAGS (FP_POOL_NO_TRACK | FP_POOL_ZERO | FP_POOL_POISON | FP_POOL_STRICT)
+
+static int validate(const fp_pool_config *cfg, fp_layout *layout)
+{
+    const char *field = NULL;
+    int ret = 0;
+    if (cfg->max_frames <= 0 || cfg->max_frames > FP_MAX_FRAMES) {
+        fp_log_cfg(cfg, FP_LOG_ERROR, "invalid config: max_frames %d is outside 1..%d%s",
+                   cfg->max_frames, FP_MAX_FRAMES,
+                   cfg->max_frames == 0 ? " (a bounded pool needs a bound)" : "");
+        return FP_ERR(EINVAL);
+    }
+    if (cfg->min_frames < 0 || cfg->min_frames > cfg->max_frames) {
+        fp_log_cfg(cfg, FP_LOG_ERROR, "invalid config: min_frames %d is outside 0..max_frames (%d)",
+                   cfg->min_frames, cfg->max_frames);
+        return FP_ERR(EINVAL);
+    }
+    if (cfg->flags & ~FP_KNOWN_FLAGS) {
+        fp_log_cfg(cfg, FP_LOG_ERROR, "invalid config: flags 0x%x has unknown bits 0x%x", cfg->flags,
+                   cfg->flags & ~FP_KNOWN_FLAGS);
+        return FP_ERR(EINVAL);
+    }
+    if (!cfg->allocator.alloc != !cfg->allocator.free) {
+        fp_log_cfg(cfg, FP_LOG_ERROR, "invalid config: allocator needs both alloc and free");
+        return FP_ERR(EINVAL);
+    }
+    if (cfg->log_level < FP_LOG_ERROR || cfg->log_level > FP_LOG_DEBUG) {
+        fp_log_cfg(cfg, FP_LOG_ERROR, "invalid config: log_level %d is outside %d..%d", cfg->log_level,
+                   FP_LOG_ERROR, FP_LOG_DEBUG);
+        return FP_ERR(EINVAL);
+    }
+    if (!all_zero(cfg->reserved, sizeof(cfg->reserved))) {
+        fp_log_cfg(cfg, FP_LOG_ERROR,
+                   "invalid config: reserved bytes are not zero (initialize with fp_pool_config_default)");
+        return FP_ERR(EINVAL);
+    }
+    ret = fp_layout_compute(cfg->format, cfg->width, cfg->height, cfg->align, cfg->buffer_size, layout,
+                            &field);
+    if (ret == FP_ERR(EOVERFLOW)) {
+        fp_log_cfg(cfg, FP_LOG_ERROR, "invalid config: %s: frame size of %s %dx%d (buffer_size %zu) overflows",
+                   field, fp_format_name(cfg->format), cfg->width, cfg->height, cfg->buffer_size);
+    } else if (ret < 0) {
+        if (!strcmp(field, "format"))
+            fp_log_cfg(cfg, FP_LOG_ERROR, "invalid config: format %d is not an enum fp_format value",
+                       (int)cfg->format);
+        else if (!strcmp(field, "align"))
+            fp_log_cfg(cfg, FP_LOG_ERROR, "invalid config: align %d is not a power of two in 1..4096",
+                       cfg->align);
+        else if (!strcmp(field, "buffer_size"))
+            fp_log_cfg(cfg, FP_LOG_ERROR, "invalid config: buffer_size %zu %s", cfg->buffer_size,
+                       cfg->format == FP_FMT_RAW ? "must be > 0 for FP_FMT_RAW"
+                                                 : "must be 0 for image formats");
+        else if (cfg->format == FP_FMT_RAW)
+            fp_log_cfg(cfg, FP_LOG_ERROR, "invalid config: %s must be 0 for FP_FMT_RAW", field);
+        else if (!strcmp(field, "width") && cfg->format == FP_FMT_YUYV422 && cfg->width > 0 &&
+                 cfg->width <= FP_MAX_DIMENSION)
+            fp_log_cfg(cfg, FP_LOG_ERROR, "invalid config: width %d must be even for yuyv422",
+                       cfg->width);
+        else
+            fp_log_cfg(cfg, FP_LOG_ERROR, "invalid config: %s %d is outside 1..%d", field,
+                       !strcmp(field, "width") ? cfg->width : cfg->height, FP_MAX_DIMENSION);
+    }
+    return ret;
+}
+
+/* Frees everything; the pool must have no frame out and no holder (or never
+ * have been shared). */
+static void pool_free(fp_pool *pool)
+{
+    for (uint32_t i = 0; i < pool->capacity; i++) {
+        fp_slot *s = fp_slot_at(pool->slots, i);
+        if (s->mem)
+            slot_unback(pool, s);
+        s->frame.fp_private = 0;
+    }
+    free(pool->slots);
+    pthread_cond_destroy(&pool->cond);
+    pthread_mutex_destroy(&pool->lock);
+    free(pool);
+}
+
+static void pool_destroy(fp_pool *pool)
+{
+    /* The RMW that decided this was our last access; see everyone else's. */
+    atomic_thread_fence(ACQ);
+    fp_registry_remove(pool);
+    pool_free(pool);
+}
+
+int fp_pool_create(fp_pool **out, const fp_pool_config *cfg)
+{
+    if (out)
+        *out = NULL;
+    if (!out || !cfg) {
+        fp_log_cfg(cfg, FP_LOG_ERROR, "fp_pool_create: %s is NULL", !out ? "out" : "cfg");
+        return FP_ERR(EINVAL);
+    }
+    fp_layout layout;
+    int ret = validate(cfg, &layout);
+    if (ret < 0)
+        return ret;
+
+    fp_pool *pool = NULL;
+    if (posix_memalign((void **)&pool, 64, sizeof(*pool)) || !pool) {
+        fp_log_cfg(cfg, FP_LOG_ERROR, "fp_pool_create: out of memory for the pool");
+        return FP_ERR(ENOMEM);
+    }
+    memset(pool, 0, sizeof(*pool));
+    void *slots = NULL;
+    size_t slots_bytes = (size_t)cfg->max_frames * FP_SLOT_SIZE;
+    if (posix_memalign(&slots, 64, slots_bytes) || !slots) {
+        free(pool);
+        fp_log_cfg(cfg, FP_LOG_ERROR, "fp_pool_create: out of memory for %d slots", cfg->max_frames);
+        return FP_ERR(ENOMEM);
+    }
+    memset(slots, 0, slots_bytes);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    if (pthread_mutex_init(&pool->lock, NULL)) {
+        pthread_condattr_destroy(&ca);
+        free(slots);
+        free(pool);
+        return FP_ERR(ENOMEM);
+    }
+    if (pthread_cond_init(&pool->cond, &ca)) {
+        pthread_condattr_destroy(&ca);
+        pthread_mutex_destroy(&pool->lock);
+        free(slots);
+        free(pool);
+        return FP_ERR(ENOMEM);
+    }
+    pthread_condattr_destroy(&ca);
+
+    pool->slots = slots;
+    pool->capacity = (uint32_t)cfg->max_frames;
+    pool->flags = cfg->flags;
+    pool->track = !(cfg->flags & FP_POOL_NO_TRACK);
+    pool->layout = layout;
+    pool->mem_align = cfg->align < 16 ? 16 : (size_t)cfg->align;
+    if (cfg->allocator.alloc) {
+        pool->alloc = cfg->allocator;
+    } else {
+        pool->alloc.alloc = fp_default_alloc;
+        pool->alloc.free = fp_default_free;
+    }
+    pool->log = cfg->log;
+    pool->log_opaque = cfg->log_opaque;
+    pool->log_level = cfg->log_level;
+    pool->min_frames = cfg->min_frames;
+    pool->width = cfg->width;
+    pool->height = cfg->height;
+    pool->format = cfg->format;
+    snprintf(pool->name, sizeof(pool->name), "%s", cfg->name ? cfg->name : "pool");
+    atomic_init(&pool->app_refs, 1);
+    atomic_init(&pool->holders, 1);
+    atomic_init(&pool->head, H_MAKE(FP_NIL, 0, 0, 0));
+
+    /* Every slot starts unbacked: the unbacked list is 0, 1, 2, ... */
+    for (uint32_t i = 0; i < pool->capacity; i++) {
+        fp_slot *s = fp_slot_at(pool->slots, i);
+        s->pool = pool;
+        s->frame.width = cfg->format == FP_FMT_RAW ? 0 : cfg->width;
+        s->frame.height = cfg->format == FP_FMT_RAW ? 0 : cfg->height;
+        s->frame.format = cfg->format;
+        s->frame.size = layout.size;
+        s->frame.pts = FP_NOPTS;
+        s->frame.fp_private = fp_frame_key(&s->frame);
+        atomic_init(&s->next, i + 1 < pool->capacity ? i + 1 : FP_NIL);
+    }
+    pool->unbacked = 0;
+
+    /* Preallocate min_frames and push them, last first, so slot 0 is on top. */
+    for (int i = 0; i < cfg->min_frames; i++) {
+        fp_slot *s = fp_slot_at(pool->slots, (uint32_t)i);
+        if (slot_back(pool, s) < 0) {
+            fp_log(pool, FP_LOG_ERROR, "fp_pool_create: out of memory preallocating frame %d of %d (%zu bytes each)",
+                   i + 1, cfg->min_frames, layout.alloc_size);
+            pool_free(pool);
+            return FP_ERR(ENOMEM);
+        }
+    }
+    pool->unbacked = (uint32_t)cfg->min_frames < pool->capacity ? (uint32_t)cfg->min_frames : FP_NIL;
+    for (int i = cfg->min_frames - 1; i >= 0; i--)
+        freelist_push(pool, fp_slot_at(pool->slots, (uint32_t)i), (uint32_t)i, false);
+
+    fp_registry_add(pool);
+    fp_log(pool, FP_LOG_DEBUG, "created: %s %dx%d, %zu bytes per frame, %d..%d frames",
+           fp_format_name(cfg->format), cfg->width, cfg->height, layout.alloc_size, cfg->min_frames,
+           cfg->max_frames);
+    *out = pool;
+    return 0;
+}
+
+const char *fp_pool_name(const fp_pool *pool)
+{
+    return pool ? pool->name : "";
+}
+
+/* ------------------------------------------------------------------------- */
+/* Lifetime                                                                  */
+
+static void drop_holder(fp_pool *pool)
+{
+    if (atomic_fetch_sub_explicit(&pool->holders, 1, ACQREL) != 1)
+        return;
+    uint64_t old = atomic_fetch_or_explicit(&pool->head, H_O, ACQREL);
+    if (H_OUT(old) == 0)
+        pool_destroy(pool);
+}
+
+fp_pool *fp_pool_ref(fp_pool *pool)
+{
+    if (!pool)
+        return NULL;
+    int old = atomic_fetch_add_explicit(&pool->app_refs, 1, RLX);
+    if (FP_UNLIKELY(old <= 0)) {
+        /* The app already dropped its last reference: the pool is closing and
+         * may be freed any time; refuse to resurrect it. */
+        atomic_fetch_sub_explicit(&pool->app_refs, 1, RLX);
+        fp_log(pool, FP_LOG_ERROR, "fp_pool_ref on a pool whose last reference was dropped");
+        fp_pool_note_misuse(pool);
+        return NULL;
+    }
+    return pool;
+}
+
+void fp_pool_close(fp_pool *pool)
+{
+    if (!pool)
+        return;
+    pthread_mutex_lock(&pool->lock);
+    atomic_store_explicit(&pool->closed, true, RLX);
+    pthread_cond_broadcast(&pool->cond);
+    pthread_mutex_unlock(&pool->lock);
+}
+
+void fp_pool_unref(fp_pool **pp)
+{
+    if (!pp || !*pp)
+        return;
+    fp_pool *pool = *pp;
+    *pp = NULL;
+    int old = atomic_fetch_sub_explicit(&pool->app_refs, 1, ACQREL);
+    if (FP_UNLIKELY(old <= 0)) {
+        atomic_fetch_add_explicit(&pool->app_refs, 1, RLX);
+        fp_log(pool, FP_LOG_ERROR, "fp_pool_unref: the pool has no application reference left");
+        fp_pool_note_misuse(pool);
+        return;
+    }
+    if (old != 1)
+        return;
+    fp_pool_close(pool);
+    fp_track_leak_report(pool, FP_LOG_WARN, "last application reference dropped");
+    drop_holder(pool);
+}
+
+void fp_pool_note_misuse(fp_pool *pool)
+{
+    atomic_fetch_add_explicit(&pool->misuse, 1, RLX);
+    if (pool->flags & FP_POOL_STRICT) {
+        fp_log(pool, FP_LOG_ERROR, "FP_POOL_STRICT: aborting on misuse");
+        fp_pool_report(pool, stderr);
+        abort();
+    }
+}
+
+/* ------------------------------------------------------------------------- */
+/* Acquire                                                                   */
+
+static inline void update_peak(fp_pool *pool, uint32_t out)
+{
+    uint32_t peak = atomic_load_explicit(&pool->peak_out, RLX);
+    while (FP_UNLIKELY(out > peak) &&
+           !atomic_compare_exchange_weak_explicit(&pool->peak_out, &peak, out, RLX, RLX))
+        ;
+}
+
+static inline void hand_out(fp_pool *pool, fp_slot *s, uint32_t tag, const char *file, int line,
+                            const char *func)
+{
+    atomic_store_explicit(&s->refs, 1, RLX);
+    if (FP_LIKELY(pool->track))
+        fp_track_acquire(pool, s, fp_pool_seq_of_tag(pool, tag), file, line, func);
+    if (FP_UNLIKELY(pool->flags & (FP_POOL_ZERO | FP_POOL_POISON))) {
+        if (pool->flags & FP_POOL_POISON)
+            fp_unpoison(pool, s);
+        if (pool->flags & FP_POOL_ZERO)
+            memset(s->mem, 0, pool->layout.size);
+    }
+    s->frame.pts = FP_NOPTS;
+    s->frame.opaque = NULL;
+    uint64_t g = atomic_load_explicit(&s->gen, RLX);
+    atomic_store_explicit(&s->gen, g + 1, REL);
+}
+
+static uint64_t deadline_after(int64_t timeout_us)
+{
+    if (timeout_us == FP_WAIT_FOREVER)
+        return UINT64_MAX;
+    uint64_t now = fp_clock_precise();
+    uint64_t d = (uint64_t)timeout_us * 1000u;
+    return (d > UINT64_MAX - now) ? UINT64_MAX : now + d;
+}
+
+static void wait_until(fp_pool *pool, uint64_t deadline)
+{
+    if (deadline == UINT64_MAX) {
+        pthread_cond_wait(&pool->cond, &pool->lock);
+        return;
+    }
+    struct timespec ts = { .tv_sec = (time_t)(deadline / 1000000000u),
+                           .tv_nsec = (long)(deadline % 1000000000u) };
+    pthread_cond_timedwait(&pool->cond, &pool->lock, &ts);
+}
+
+/* The pool is empty (or was when we looked): grow, wait or fail, under the lock. */
+static int acquire_slow(fp_pool *pool, int64_t timeout_us, fp_slot **got, uint32_t *tag)
+{
+    int ret;
+    bool waiting = false;
+    uint64_t start = 0, deadline = 0;
+    uint32_t idx, out = 0;
+
+    pthread_mutex_lock(&pool->lock);
+    for (;;) {
+        idx = freelist_pop(pool, tag, &out);
+        if (idx != FP_NIL) {
+            *got = fp_slot_at(pool->slots, idx);
+            ret = 0;
+            break;
+        }
+        if (atomic_load_explicit(&pool->closed, RLX)) {
+            ret = FP_ERR(ESHUTDOWN);
+            break;
+        }
+        if (pool->unbacked != FP_NIL) {
+            idx = pool->unbacked;
+            fp_slot *s = fp_slot_at(pool->slots, idx);
+            ret = slot_back(pool, s);
+            if (ret < 0) {
+                fp_log(pool, FP_LOG_ERROR, "acquire: out of memory allocating a frame of %zu bytes",
+                       pool->layout.alloc_size);
+                break;
+            }
+            pool->unbacked = atomic_load_explicit(&s->next, RLX);
+            *tag = freelist_claim(pool, &out);
+            *got = s;
+            break;
+        }
+        if (timeout_us == 0) {
+            atomic_fetch_add_explicit(&pool->exhausted, 1, RLX);
+            ret = FP_ERR(EAGAIN);
+            break;
+        }
+        if (!waiting) {
+            /* Register, then pop once more before sleeping (see the top comment). */
+            waiting = true;
+            atomic_fetch_add_explicit(&pool->holders, 1, RLX);
+            if (pool->waiters++ == 0)
+                atomic_fetch_or_explicit(&pool->head, H_W, ACQREL);
+            atomic_fetch_add_explicit(&pool->waits, 1, RLX);
+            start = fp_clock_precise();
+            deadline = deadline_after(timeout_us);
+            continue;
+        }
+        if (fp_clock_precise() >= deadline) {
+            atomic_fetch_add_explicit(&pool->timeouts, 1, RLX);
+            ret = FP_ERR(ETIMEDOUT);
+            break;
+        }
+        wait_until(pool, deadline);
+    }
+    if (waiting) {
+        if (--pool->waiters == 0)
+            atomic_fetch_and_explicit(&pool->head, ~H_W, ACQREL);
+        uint64_t waited = fp_clock_precise() - start;
+        atomic_fetch_add_explicit(&pool->wait_ns_total, waited, RLX);
+        uint64_t max = atomic_load_explicit(&pool->wait_ns_max, RLX);
+        while (waited > max &&
+               !atomic_compare_exchange_weak_explicit(&pool->wait_ns_max, &max, waited, RLX, RLX))
+            ;
+    }
+    pthread_mutex_unlock(&pool->lock);
+    if (ret == 0)
+        update_peak(pool, out);
+    if (waiting)
+        drop_holder(pool); /* with a frame out this never frees the pool */
+    return ret;
+}
+
+int fp_pool_acquire_at(fp_pool *pool, int64_t timeout_us, fp_frame **out, const char *file, int line,
+                       const char *func)
+{
+    if (FP_UNLIKELY(!out || !pool || timeout_us < FP_WAIT_FOREVER)) {
+        if (out)
+            *out = NULL;
+        if (pool)
+            fp_log(pool, FP_LOG_ERROR, "fp_pool_acquire at %s:%d: %s", file ? file : "?", line,
+                   !out ? "out is NULL" : "negative timeout (use 0 or FP_WAIT_FOREVER)");
+        else
+            fp_log_cfg(NULL, FP_LOG_ERROR, "fp_pool_acquire at %s:%d: pool is NULL", file ? file : "?",
+                       line);
+        return FP_ERR(EINVAL);
+    }
+    *out = NULL;
+    if (FP_UNLIKELY(atomic_load_explicit(&pool->closed, RLX)))
+        return FP_ERR(ESHUTDOWN);
+
+    fp_slot *s = NULL;
+    uint32_t tag = 0, n_out;
+    uint32_t idx = freelist_pop(pool, &tag, &n_out);
+    if (FP_LIKELY(idx != FP_NIL)) {
+        s = fp_slot_at(pool->slots, idx);
+        update_peak(pool, n_out);
+    } else {
+        int ret = acquire_slow(pool, timeout_us, &s, &tag);
+        if (ret < 0)
+            return ret;
+    }
+    hand_out(pool, s, tag, file, line, func);
+    *out = &s->frame;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------- */
+/* References and release                                                    */
+
+void fp_pool_return_slot(fp_pool *pool, fp_slot *s)
+{
+    uint64_t g = atomic_load_explicit(&s->gen, RLX);
+    atomic_store_explicit(&s->gen, g + 1, REL);
+    if (FP_UNLIKELY(pool->flags & FP_POOL_POISON))
+        fp_poison(pool, s);
+    uint32_t idx = (uint32_t)(((char *)s - (char *)pool->slots) / FP_SLOT_SIZE);
+    freelist_push(pool, s, idx, true);
+}
+
+static void foreign(const fp_frame *f, const char *what, const char *file, int line, const char *func)
+{
+    fp_misuse_global_inc();
+    fp_log_cfg(NULL, FP_LOG_ERROR, "%s of %p at %s:%d in %s(): not a frame of any framepool pool", what,
+               (const void *)f, file ? file : "?", line, func ? func : "?");
+}
+
+fp_frame *fp_frame_ref(fp_frame *frame)
+{
+    fp_slot *s = fp_slot_of(frame);
+    if (FP_UNLIKELY(!s)) {
+        if (frame)
+            foreign(frame, "fp_frame_ref", NULL, 0, NULL);
+        return NULL;
+    }
+    int v = atomic_load_explicit(&s->refs, RLX);
+    do {
+        if (FP_UNLIKELY(v <= 0)) {
+            fp_log(s->pool, FP_LOG_ERROR, "fp_frame_ref of a frame that is not live (already released)");
+            fp_pool_note_misuse(s->pool);
+            return NULL;
+        }
+    } while (!atomic_compare_exchange_weak_explicit(&s->refs, &v, v + 1, RLX, RLX));
+    return frame;
+}
+
+int fp_frame_unref_at(fp_frame **pf, const char *file, int line, const char *func)
+{
+    if (!pf || !*pf)
+        return 0;
+    fp_frame *frame = *pf;
+    *pf = NULL;
+    fp_slot *s = fp_slot_of(frame);
+    if (FP_UNLIKELY(!s)) {
+        foreign(frame, "fp_frame_unref", file, line, func);
+        return FP_ERR(EINVAL);
+    }
+    int v = atomic_load_explicit(&s->refs, RLX);
+    do {
+        if (FP_UNLIKELY(v <= 0)) {
+            fp_track_double_release(s, file, line, func);
+            fp_pool_note_misuse(s->pool);
+            return FP_ERR(EALREADY);
+        }
+    } while (!atomic_compare_exchange_weak_explicit(&s->refs, &v, v - 1, ACQREL, RLX));
+    if (v == 1) {
+        fp_pool *pool = s->pool;
+        if (FP_LIKELY(pool->track))
+            fp_track_release(s, file, line, func);
+        fp_pool_return_slot(pool, s);
+    }
+    return 0;
+}
+
+int fp_frame_refcount(const fp_frame *frame)
+{
+    fp_slot *s = fp_slot_of(frame);
+    if (!s)
+        return FP_ERR(EINVAL);
+    return atomic_load_explicit(&s->refs, ACQ);
+}
+
+int fp_frame_is_writable(const fp_frame *frame)
+{
+    fp_slot *s = fp_slot_of(frame);
+    return s && atomic_load_explicit(&s->refs, ACQ) == 1;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Trim                                                                      */
+
+int fp_pool_trim(fp_pool *pool)
+{
+    if (!pool)
+        return FP_ERR(EINVAL);
+    int freed = 0, kept = 0;
+    pthread_mutex_lock(&pool->lock);
+    /* Detach the whole stack (a pop for the ABA tag); acquirers that find it
+     * empty meanwhile queue on the lock we hold. */
+    uint64_t h = atomic_load_explicit(&pool->head, ACQ), nh;
+    uint32_t t;
+    do {
+        t = (H_TAG(h) + 1) & H_TAG_MASK;
+        nh = H_MAKE(FP_NIL, H_OUT(h), H_FLAGS(h), t);
+    } while (!atomic_compare_exchange_weak_explicit(&pool->head, &h, nh, ACQ, ACQ));
+    note_tag(pool, t);
+    uint32_t idx = H_IDX(h);
+    while (idx != FP_NIL) {
+        fp_slot *s = fp_slot_at(pool->slots, idx);
+        uint32_t next = atomic_load_explicit(&s->next, RLX);
+        if (atomic_load_explicit(&pool->allocated, RLX) > (uint32_t)pool->min_frames) {
+            slot_unback(pool, s);
+            atomic_store_explicit(&s->next, pool->unbacked, RLX);
+            pool->unbacked = idx;
+            freed++;
+        } else {
+            freelist_push(pool, s, idx, false);
+            kept++;
+        }
+        idx = next;
+    }
+    if (kept && pool->waiters)
+        pthread_cond_broadcast(&pool->cond);
+    pthread_mutex_unlock(&pool->lock);
+    if (freed)
+        fp_log(pool, FP_LOG_DEBUG, "trim: freed %d idle frames", freed);
+    return freed;
+}

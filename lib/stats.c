@@ -1,0 +1,68 @@
+/*
+ * Stats snapshots.
+ * SPDX-License-Identifier: MIT
+ *
+ * acquired/released/live are summed from the per-slot generation counters
+ * (gen odd = live; a slot has been acquired (gen + 1) / 2 times and released
+ * gen / 2 times), each read once. So every snapshot satisfies
+ * live == acquired - released and live <= capacity exactly, and the totals
+ * never go backwards, without any shared counter on the hot path. Holding the
+ * pool lock keeps the set of backed slots fixed, so live <= allocated.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+int fp_pool_get_stats(fp_pool *pool, fp_pool_stats *st)
+{
+    if (!pool || !st)
+        return FP_ERR(EINVAL);
+    memset(st, 0, sizeof(*st));
+    uint64_t acquired = 0, released = 0, oldest = UINT64_MAX;
+    uint32_t live = 0;
+
+    pthread_mutex_lock(&pool->lock);
+    uint32_t allocated = atomic_load_explicit(&pool->allocated, RLX);
+    for (uint32_t i = 0; i < pool->capacity; i++) {
+        fp_slot *s = fp_slot_at(pool->slots, i);
+        uint64_t g = atomic_load_explicit(&s->gen, ACQ);
+        acquired += (g + 1) / 2;
+        released += g / 2;
+        if (g & 1) {
+            live++;
+            if (pool->track) {
+                uint64_t t = atomic_load_explicit(&s->acq_time, RLX);
+                if (t < oldest)
+                    oldest = t;
+            }
+        }
+    }
+    pthread_mutex_unlock(&pool->lock);
+
+    st->capacity = pool->capacity;
+    st->allocated = allocated;
+    st->live = live;
+    st->idle = allocated - live;
+    st->peak_live = atomic_load_explicit(&pool->peak_out, RLX);
+    if (st->peak_live < live)
+        st->peak_live = live;
+    st->min_frames = (uint32_t)pool->min_frames;
+    st->acquired = acquired;
+    st->released = released;
+    st->exhausted = atomic_load_explicit(&pool->exhausted, RLX);
+    st->timeouts = atomic_load_explicit(&pool->timeouts, RLX);
+    st->waits = atomic_load_explicit(&pool->waits, RLX);
+    st->wait_ns_total = atomic_load_explicit(&pool->wait_ns_total, RLX);
+    st->wait_ns_max = atomic_load_explicit(&pool->wait_ns_max, RLX);
+    st->misuse = atomic_load_explicit(&pool->misuse, RLX);
+    st->alloc_failures = atomic_load_explicit(&pool->alloc_failures, RLX);
+    st->frame_bytes = pool->layout.alloc_size;
+    st->reserved_bytes = (uint64_t)allocated * pool->layout.alloc_size +
+                         (uint64_t)pool->capacity * FP_SLOT_SIZE + sizeof(*pool);
+    if (live && oldest != UINT64_MAX) {
+        uint64_t now = fp_clock_now();
+        st->oldest_live_ns = now > oldest ? now - oldest : 0;
+    }
+    st->closed = atomic_load_explicit(&pool->closed, RLX);
+    return 0;
+}

@@ -1,0 +1,334 @@
+/*
+ * Tracking records: who acquired each live frame, where, when; walks over the
+ * live frames, checkpoints, reports and leak reports.
+ * SPDX-License-Identifier: MIT
+ *
+ * A slot's record is written only by the thread that owns the frame and read
+ * by walkers on any thread. slot->gen is the sequence lock: the owner writes
+ * the record and then makes gen odd (release); a walker reads gen (acquire),
+ * the record, then gen again, and keeps the copy only when both reads match.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+void fp_track_acquire(fp_pool *pool, fp_slot *s, uint64_t seq, const char *file, int line,
+                      const char *func)
+{
+    (void)pool;
+    /* Orders these stores after the previous owner's gen store for walkers
+     * that read them (the fence pairs with the walker's acquire fence). */
+    atomic_thread_fence(REL);
+    atomic_store_explicit(&s->acq_file, file, RLX);
+    atomic_store_explicit(&s->acq_func, func, RLX);
+    atomic_store_explicit(&s->acq_line, line, RLX);
+    atomic_store_explicit(&s->acq_tid, fp_thread_id(), RLX);
+    atomic_store_explicit(&s->acq_time, fp_clock_now(), RLX);
+    atomic_store_explicit(&s->seq, seq, RLX);
+    atomic_store_explicit(&s->marks, 0, RLX);
+    atomic_store_explicit(&s->tag[0], 0, RLX);
+}
+
+void fp_track_release(fp_slot *s, const char *file, int line, const char *func)
+{
+    atomic_store_explicit(&s->rel_file, file, RLX);
+    atomic_store_explicit(&s->rel_func, func, RLX);
+    atomic_store_explicit(&s->rel_line, line, RLX);
+}
+
+static const char *or_q(const char *s) { return s ? s : "?"; }
+
+void fp_track_double_release(fp_slot *s, const char *file, int line, const char *func)
+{
+    fp_pool *pool = s->pool;
+    if (!pool->track) {
+        fp_log(pool, FP_LOG_ERROR, "double release of frame %p at %s:%d in %s() (tracking off)",
+               (void *)&s->frame, or_q(file), line, or_q(func));
+        return;
+    }
+    fp_log(pool, FP_LOG_ERROR,
+           "double release of frame %p at %s:%d in %s(): acquired at %s:%d in %s(), "
+           "already released at %s:%d in %s()",
+           (void *)&s->frame, or_q(file), line, or_q(func),
+           or_q(atomic_load_explicit(&s->acq_file, RLX)), atomic_load_explicit(&s->acq_line, RLX),
+           or_q(atomic_load_explicit(&s->acq_func, RLX)),
+           or_q(atomic_load_explicit(&s->rel_file, RLX)), atomic_load_explicit(&s->rel_line, RLX),
+           or_q(atomic_load_explicit(&s->rel_func, RLX)));
+}
+
+void fp_frame_set_tag(fp_frame *frame, const char *tag)
+{
+    fp_slot *s = fp_slot_of(frame);
+    if (!s)
+        return;
+    uint64_t w[FP_TAG_WORDS] = { 0 };
+    if (tag) {
+        size_t n = strlen(tag);
+        if (n > sizeof(w) - 1)
+            n = sizeof(w) - 1;
+        memcpy(w, tag, n);
+    }
+    for (int i = 0; i < FP_TAG_WORDS; i++)
+        atomic_store_explicit(&s->tag[i], w[i], RLX);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Snapshots                                                                 */
+
+typedef struct live_rec {
+    fp_live_frame pub;
+    uint64_t acq_time;
+    char tag[FP_TAG_WORDS * 8];
+} live_rec;
+
+/* Copies the slot's record if it is live and the copy is consistent. */
+static bool snap_slot(fp_slot *s, live_rec *r, uint64_t now)
+{
+    for (int tries = 0; tries < 4; tries++) {
+        uint64_t g1 = atomic_load_explicit(&s->gen, ACQ);
+        if (!(g1 & 1))
+            return false;
+        r->pub.frame = &s->frame;
+        r->pub.file = atomic_load_explicit(&s->acq_file, RLX);
+        r->pub.line = atomic_load_explicit(&s->acq_line, RLX);
+        r->pub.func = atomic_load_explicit(&s->acq_func, RLX);
+        r->pub.thread = atomic_load_explicit(&s->acq_tid, RLX);
+        r->acq_time = atomic_load_explicit(&s->acq_time, RLX);
+        r->pub.refcount = atomic_load_explicit(&s->refs, RLX);
+        r->pub.seq = atomic_load_explicit(&s->seq, RLX);
+        r->pub.long_lived = !!(atomic_load_explicit(&s->marks, RLX) & FP_MARK_LONG_LIVED);
+        r->pub.release_file = atomic_load_explicit(&s->rel_file, RLX);
+        r->pub.release_line = atomic_load_explicit(&s->rel_line, RLX);
+        uint64_t w[FP_TAG_WORDS];
+        for (int i = 0; i < FP_TAG_WORDS; i++)
+            w[i] = atomic_load_explicit(&s->tag[i], RLX);
+        atomic_thread_fence(ACQ);
+        if (atomic_load_explicit(&s->gen, RLX) != g1)
+            continue;
+        memcpy(r->tag, w, sizeof(r->tag));
+        r->tag[sizeof(r->tag) - 1] = '\0';
+        r->pub.tag = r->tag;
+        r->pub.age_ns = now > r->acq_time ? now - r->acq_time : 0;
+        return true;
+    }
+    return false; /* the slot is cycling too fast to be called live */
+}
+
+static int by_seq(const void *a, const void *b)
+{
+    const live_rec *x = a, *y = b;
+    return x->pub.seq < y->pub.seq ? -1 : x->pub.seq > y->pub.seq;
+}
+
+/* Collects the live frames with seq > since, oldest first. *out is malloc'ed. */
+static int snapshot(fp_pool *pool, uint64_t since, live_rec **out, size_t *count)
+{
+    *out = NULL;
+    *count = 0;
+    uint64_t now = fp_clock_now();
+    size_t n = 0;
+    for (uint32_t i = 0; i < pool->capacity; i++)
+        n += atomic_load_explicit(&fp_slot_at(pool->slots, i)->gen, RLX) & 1;
+    if (!n)
+        return 0;
+    /* Frames acquired after the count are not ours to report anyway; keep room
+     * for a few that raced in. */
+    size_t cap = n + 8 < pool->capacity ? n + 8 : pool->capacity;
+    live_rec *recs = malloc(cap * sizeof(*recs));
+    if (!recs)
+        return FP_ERR(ENOMEM);
+    size_t k = 0;
+    for (uint32_t i = 0; i < pool->capacity && k < cap; i++) {
+        fp_slot *s = fp_slot_at(pool->slots, i);
+        if (snap_slot(s, &recs[k], now) && (since == 0 || recs[k].pub.seq > since)) {
+            if (!pool->track) {
+                recs[k].pub.file = recs[k].pub.func = NULL;
+                recs[k].pub.release_file = NULL;
+                recs[k].pub.age_ns = 0;
+                recs[k].pub.thread = 0;
+            }
+            k++;
+        }
+    }
+    qsort(recs, k, sizeof(*recs), by_seq);
+    for (size_t i = 0; i < k; i++)
+        recs[i].pub.tag = recs[i].tag; /* the sort moved the records */
+    *out = recs;
+    *count = k;
+    return 0;
+}
+
+int fp_pool_foreach_live_since(fp_pool *pool, uint64_t checkpoint, fp_live_cb cb, void *ud)
+{
+    if (!pool || !cb)
+        return FP_ERR(EINVAL);
+    live_rec *recs;
+    size_t n;
+    int ret = snapshot(pool, checkpoint, &recs, &n);
+    if (ret < 0)
+        return ret;
+    for (size_t i = 0; i < n && !ret; i++)
+        ret = cb(&recs[i].pub, ud);
+    free(recs);
+    return ret;
+}
+
+int fp_pool_foreach_live(fp_pool *pool, fp_live_cb cb, void *ud)
+{
+    return fp_pool_foreach_live_since(pool, 0, cb, ud);
+}
+
+uint64_t fp_pool_checkpoint(fp_pool *pool)
+{
+    if (!pool)
+        return 0;
+    uint64_t h = atomic_load_explicit(&pool->head, ACQ);
+    return fp_pool_seq_of_tag(pool, H_TAG(h));
+}
+
+/* ------------------------------------------------------------------------- */
+/* Reports                                                                   */
+
+typedef struct site_group {
+    const live_rec *first; /* oldest frame of the site */
+    size_t count;
+    size_t long_lived;
+} site_group;
+
+static int same_site(const fp_live_frame *a, const fp_live_frame *b)
+{
+    return a->line == b->line && (a->file == b->file || (a->file && b->file && !strcmp(a->file, b->file))) &&
+           (a->func == b->func || (a->func && b->func && !strcmp(a->func, b->func)));
+}
+
+/* Groups the records (sorted oldest first) by acquire site; groups come out
+ * oldest first because each group is keyed by its first (oldest) record. */
+static site_group *group_sites(const live_rec *recs, size_t n, size_t *ngroups)
+{
+    site_group *g = calloc(n ? n : 1, sizeof(*g));
+    size_t k = 0;
+    if (!g)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        size_t j = 0;
+        while (j < k && !same_site(&g[j].first->pub, &recs[i].pub))
+            j++;
+        if (j == k)
+            g[k++].first = &recs[i];
+        g[j].count++;
+        g[j].long_lived += recs[i].pub.long_lived;
+    }
+    *ngroups = k;
+    return g;
+}
+
+static void fmt_age(char *buf, size_t n, uint64_t ns)
+{
+    if (ns >= 60000000000ull)
+        snprintf(buf, n, "%.1f min", (double)ns / 60e9);
+    else if (ns >= 1000000000ull)
+        snprintf(buf, n, "%.1f s", (double)ns / 1e9);
+    else
+        snprintf(buf, n, "%.1f ms", (double)ns / 1e6);
+}
+
+static void fmt_bytes(char *buf, size_t n, uint64_t b)
+{
+    if (b >= (1ull << 30))
+        snprintf(buf, n, "%.1f GiB", (double)b / (double)(1ull << 30));
+    else if (b >= (1ull << 20))
+        snprintf(buf, n, "%.1f MiB", (double)b / (double)(1ull << 20));
+    else if (b >= 1024)
+        snprintf(buf, n, "%.1f KiB", (double)b / 1024.0);
+    else
+        snprintf(buf, n, "%" PRIu64 " B", b);
+}
+
+static void site_line(char *buf, size_t n, const site_group *g, bool track)
+{
+    char age[32];
+    const fp_live_frame *f = &g->first->pub;
+    if (!track) {
+        snprintf(buf, n, "%4zu  (untracked pool: FP_POOL_NO_TRACK)", g->count);
+        return;
+    }
+    fmt_age(age, sizeof(age), f->age_ns);
+    int len = snprintf(buf, n, "%4zu  oldest %-9s %s:%d in %s() thread %" PRIu64, g->count, age,
+                       or_q(f->file), f->line, or_q(f->func), f->thread);
+    if (len > 0 && (size_t)len < n && f->tag[0])
+        len += snprintf(buf + len, n - (size_t)len, " tag \"%s\"", f->tag);
+    if (len > 0 && (size_t)len < n && g->long_lived)
+        snprintf(buf + len, n - (size_t)len, " (%zu long-lived)", g->long_lived);
+}
+
+int fp_pool_report(fp_pool *pool, FILE *out)
+{
+    if (!pool || !out)
+        return FP_ERR(EINVAL);
+    fp_pool_stats st;
+    fp_pool_get_stats(pool, &st);
+    live_rec *recs;
+    size_t n, ng = 0;
+    int ret = snapshot(pool, 0, &recs, &n);
+    if (ret < 0)
+        return ret;
+    site_group *groups = group_sites(recs, n, &ng);
+    if (!groups) {
+        free(recs);
+        return FP_ERR(ENOMEM);
+    }
+    char fb[32], rb[32], wm[32];
+    fmt_bytes(fb, sizeof(fb), st.frame_bytes);
+    fmt_bytes(rb, sizeof(rb), st.reserved_bytes);
+    fmt_age(wm, sizeof(wm), st.wait_ns_max);
+    fprintf(out, "framepool: pool \"%s\" (id %" PRIu64 ")%s\n", pool->name, pool->id,
+            st.closed ? " [closed]" : "");
+    fprintf(out, "  frames   live %" PRIu32 "  idle %" PRIu32 "  allocated %" PRIu32 "  capacity %" PRIu32
+                 "  peak %" PRIu32 "\n",
+            st.live, st.idle, st.allocated, st.capacity, st.peak_live);
+    fprintf(out, "  totals   acquired %" PRIu64 "  released %" PRIu64 "  exhausted %" PRIu64
+                 "  timeouts %" PRIu64 "  waits %" PRIu64 " (max %s)  misuse %" PRIu64 "\n",
+            st.acquired, st.released, st.exhausted, st.timeouts, st.waits, wm, st.misuse);
+    fprintf(out, "  memory   %s per frame, %s reserved\n", fb, rb);
+    if (n) {
+        fprintf(out, "  live frames by acquire site, oldest first:\n");
+        char line[512];
+        for (size_t i = 0; i < ng; i++) {
+            site_line(line, sizeof(line), &groups[i], pool->track);
+            fprintf(out, "    %s\n", line);
+        }
+    }
+    free(groups);
+    free(recs);
+    return ferror(out) ? FP_ERR(EIO) : 0;
+}
+
+void fp_track_leak_report(fp_pool *pool, int level, const char *why)
+{
+    live_rec *recs;
+    size_t n, ng = 0, leaked = 0;
+    if (snapshot(pool, 0, &recs, &n) < 0) {
+        fp_log(pool, level, "%s; leak report skipped: out of memory", why);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        leaked += !recs[i].pub.long_lived;
+    if (!leaked) {
+        free(recs);
+        return;
+    }
+    site_group *groups = group_sites(recs, n, &ng);
+    fp_log(pool, level, "%s with %zu frame%s still live (%zu bytes each)%s", why, leaked,
+           leaked == 1 ? "" : "s", pool->layout.alloc_size, groups ? ", by acquire site:" : "");
+    char line[512];
+    for (size_t i = 0; groups && i < ng; i++) {
+        if (groups[i].long_lived == groups[i].count)
+            continue;
+        site_line(line, sizeof(line), &groups[i], pool->track);
+        fp_log(pool, level, "  leak: %s", line);
+    }
+    free(groups);
+    free(recs);
+}

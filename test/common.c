@@ -1,0 +1,99 @@
+/*
+ * Shared helpers for the Check suites.
+ * SPDX-License-Identifier: MIT
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common.h"
+
+void test_log_cb(void *opaque, int level, const char *msg)
+{
+    (void)level;
+    test_log *log = opaque;
+    int i = atomic_fetch_add(&log->count, 1);
+    atomic_fetch_add(&log->total, 1);
+    if (i < 64)
+        snprintf(log->lines[i], sizeof(log->lines[i]), "%s", msg);
+    else
+        atomic_store(&log->count, 64);
+}
+
+void test_log_reset(test_log *log)
+{
+    memset(log, 0, sizeof(*log));
+}
+
+int test_log_has(test_log *log, const char *needle)
+{
+    int n = atomic_load(&log->count);
+    for (int i = 0; i < n && i < 64; i++)
+        if (strstr(log->lines[i], needle))
+            return 1;
+    return 0;
+}
+
+fp_pool_config test_config(enum fp_format fmt, int w, int h, int max_frames, test_log *log)
+{
+    fp_pool_config cfg;
+    fp_pool_config_default(&cfg);
+    cfg.name = "test";
+    cfg.format = fmt;
+    if (fmt == FP_FMT_RAW) {
+        cfg.buffer_size = (size_t)w * (size_t)(h > 0 ? h : 1);
+    } else {
+        cfg.width = w;
+        cfg.height = h;
+    }
+    cfg.max_frames = max_frames;
+    if (log) {
+        cfg.log = test_log_cb;
+        cfg.log_opaque = log;
+    }
+    return cfg;
+}
+
+void *test_alloc_alloc(void *opaque, size_t size, size_t align)
+{
+    test_alloc *ta = opaque;
+    int n = atomic_fetch_add(&ta->calls, 1) + 1;
+    if (ta->fail_at && n == ta->fail_at)
+        return NULL;
+    void *p = NULL;
+    if (posix_memalign(&p, align, size))
+        return NULL;
+    atomic_fetch_add(&ta->live, 1);
+    return p;
+}
+
+void test_alloc_free(void *opaque, void *ptr, size_t size)
+{
+    (void)size;
+    test_alloc *ta = opaque;
+    if (ptr) {
+        atomic_fetch_sub(&ta->live, 1);
+        atomic_fetch_add(&ta->frees, 1);
+    }
+    free(ptr);
+}
+
+fp_allocator test_allocator(test_alloc *ta)
+{
+    fp_allocator a = { test_alloc_alloc, test_alloc_free, ta };
+    return a;
+}
+
+void test_sleep_us(int64_t us)
+{
+    struct timespec ts = { (time_t)(us / 1000000), (long)(us % 1000000) * 1000 };
+    while (nanosleep(&ts, &ts))
+        ;
+}
+
+uint64_t test_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
