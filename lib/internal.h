@@ -158,7 +158,12 @@ struct fp_pool {
     _Atomic int holders;            /* 1 while app_refs > 0, plus registered waiters */
     _Atomic uint64_t exhausted, timeouts, waits, wait_ns_total, wait_ns_max;
     _Atomic uint64_t misuse, alloc_failures;
-    _Atomic uint64_t watchdog_age;  /* clock units, 0 = off (track.c) */
+    /* Watchdog (track.c): age limit in ns (0 = off), next scan time for the
+     * acquire-triggered scan (UINT64_MAX = never), callback under lock. */
+    _Atomic uint64_t watchdog_age;
+    _Atomic uint64_t watchdog_next;
+    fp_watchdog_cb watchdog_cb;
+    void *watchdog_ud;
 
     /* Registry links, guarded by the registry lock. */
     struct fp_pool *reg_prev, *reg_next;
@@ -185,8 +190,12 @@ FP_HIDDEN void *fp_default_alloc(void *opaque, size_t size, size_t align);
 FP_HIDDEN void fp_default_free(void *opaque, void *ptr, size_t size);
 
 /* track.c */
-FP_HIDDEN void fp_track_acquire(fp_pool *pool, fp_slot *s, uint64_t seq, const char *file,
-                                int line, const char *func);
+/* Returns the acquire time it recorded. */
+FP_HIDDEN uint64_t fp_track_acquire(fp_pool *pool, fp_slot *s, uint64_t seq, const char *file,
+                                    int line, const char *func);
+/* Scans for stale frames when due at `now` (called after acquires). */
+FP_HIDDEN void fp_watchdog_tick(fp_pool *pool, uint64_t now);
+FP_HIDDEN int fp_watchdog_scan(fp_pool *pool);
 FP_HIDDEN void fp_track_release(fp_slot *s, const char *file, int line, const char *func);
 FP_HIDDEN void fp_track_leak_report(fp_pool *pool, int level, const char *why);
 FP_HIDDEN void fp_track_double_release(fp_slot *s, const char *file, int line, const char *func);

@@ -357,6 +357,7 @@ int fp_pool_create(fp_pool **out, const fp_pool_config *cfg)
     atomic_init(&pool->app_refs, 1);
     atomic_init(&pool->holders, 1);
     atomic_init(&pool->head, H_MAKE(FP_NIL, 0, 0, 0));
+    atomic_init(&pool->watchdog_next, UINT64_MAX);
 
     /* Every slot starts unbacked: the unbacked list is 0, 1, 2, ... */
     for (uint32_t i = 0; i < pool->capacity; i++) {
@@ -397,6 +398,11 @@ int fp_pool_create(fp_pool **out, const fp_pool_config *cfg)
 const char *fp_pool_name(const fp_pool *pool)
 {
     return pool ? pool->name : "";
+}
+
+uint64_t fp_pool_id(const fp_pool *pool)
+{
+    return pool ? pool->id : 0;
 }
 
 /* ------------------------------------------------------------------------- */
@@ -472,6 +478,12 @@ void fp_pool_note_misuse(fp_pool *pool)
 
 static inline void update_peak(fp_pool *pool, uint32_t out)
 {
+    /* out can exceed capacity by the pushes that keep their count while they
+     * wake a waiter. Waiters exist only after the pool was found exhausted
+     * with every slot backed, i.e. once out reached capacity, so clamping is
+     * exact. */
+    if (FP_UNLIKELY(out > pool->capacity))
+        out = pool->capacity;
     uint32_t peak = atomic_load_explicit(&pool->peak_out, RLX);
     while (FP_UNLIKELY(out > peak) &&
            !atomic_compare_exchange_weak_explicit(&pool->peak_out, &peak, out, RLX, RLX))
@@ -482,8 +494,9 @@ static inline void hand_out(fp_pool *pool, fp_slot *s, uint32_t tag, const char 
                             const char *func)
 {
     atomic_store_explicit(&s->refs, 1, RLX);
+    uint64_t now = 0;
     if (FP_LIKELY(pool->track))
-        fp_track_acquire(pool, s, fp_pool_seq_of_tag(pool, tag), file, line, func);
+        now = fp_track_acquire(pool, s, fp_pool_seq_of_tag(pool, tag), file, line, func);
     if (FP_UNLIKELY(pool->flags & (FP_POOL_ZERO | FP_POOL_POISON))) {
         if (pool->flags & FP_POOL_POISON)
             fp_unpoison(pool, s);
@@ -494,6 +507,8 @@ static inline void hand_out(fp_pool *pool, fp_slot *s, uint32_t tag, const char 
     s->frame.opaque = NULL;
     uint64_t g = atomic_load_explicit(&s->gen, RLX);
     atomic_store_explicit(&s->gen, g + 1, REL);
+    if (FP_UNLIKELY(now >= atomic_load_explicit(&pool->watchdog_next, RLX)) && pool->track)
+        fp_watchdog_tick(pool, now);
 }
 
 static uint64_t deadline_after(int64_t timeout_us)

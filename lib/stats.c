@@ -17,6 +17,7 @@ int fp_pool_get_stats(fp_pool *pool, fp_pool_stats *st)
 {
     if (!pool || !st)
         return FP_ERR(EINVAL);
+    fp_watchdog_scan(pool);
     memset(st, 0, sizeof(*st));
     uint64_t acquired = 0, released = 0, oldest = UINT64_MAX;
     uint32_t live = 0;

@@ -14,10 +14,11 @@
 
 #include "internal.h"
 
-void fp_track_acquire(fp_pool *pool, fp_slot *s, uint64_t seq, const char *file, int line,
-                      const char *func)
+uint64_t fp_track_acquire(fp_pool *pool, fp_slot *s, uint64_t seq, const char *file, int line,
+                          const char *func)
 {
     (void)pool;
+    uint64_t now = fp_clock_now();
     /* Orders these stores after the previous owner's gen store for walkers
      * that read them (the fence pairs with the walker's acquire fence). */
     atomic_thread_fence(REL);
@@ -25,10 +26,11 @@ void fp_track_acquire(fp_pool *pool, fp_slot *s, uint64_t seq, const char *file,
     atomic_store_explicit(&s->acq_func, func, RLX);
     atomic_store_explicit(&s->acq_line, line, RLX);
     atomic_store_explicit(&s->acq_tid, fp_thread_id(), RLX);
-    atomic_store_explicit(&s->acq_time, fp_clock_now(), RLX);
+    atomic_store_explicit(&s->acq_time, now, RLX);
     atomic_store_explicit(&s->seq, seq, RLX);
     atomic_store_explicit(&s->marks, 0, RLX);
     atomic_store_explicit(&s->tag[0], 0, RLX);
+    return now;
 }
 
 void fp_track_release(fp_slot *s, const char *file, int line, const char *func)
@@ -331,4 +333,88 @@ void fp_track_leak_report(fp_pool *pool, int level, const char *why)
     }
     free(groups);
     free(recs);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Long-lived frames and the watchdog                                        */
+
+int fp_frame_set_long_lived(fp_frame *frame)
+{
+    fp_slot *s = fp_slot_of(frame);
+    if (!s)
+        return FP_ERR(EINVAL);
+    atomic_fetch_or_explicit(&s->marks, FP_MARK_LONG_LIVED, RLX);
+    return 0;
+}
+
+int fp_pool_set_watchdog(fp_pool *pool, int64_t max_age_us, fp_watchdog_cb cb, void *ud)
+{
+    if (!pool || max_age_us < 0)
+        return FP_ERR(EINVAL);
+    if (max_age_us > 0 && !pool->track) {
+        fp_log(pool, FP_LOG_ERROR, "fp_pool_set_watchdog: the pool was created with FP_POOL_NO_TRACK");
+        return FP_ERR(EINVAL);
+    }
+    uint64_t age = (uint64_t)max_age_us * 1000u;
+    pthread_mutex_lock(&pool->lock);
+    pool->watchdog_cb = cb;
+    pool->watchdog_ud = ud;
+    atomic_store_explicit(&pool->watchdog_age, age, RLX);
+    atomic_store_explicit(&pool->watchdog_next, age ? fp_clock_now() + age / 4 : UINT64_MAX, RLX);
+    pthread_mutex_unlock(&pool->lock);
+    return 0;
+}
+
+int fp_watchdog_scan(fp_pool *pool)
+{
+    uint64_t age = atomic_load_explicit(&pool->watchdog_age, RLX);
+    if (!age)
+        return 0;
+    pthread_mutex_lock(&pool->lock);
+    fp_watchdog_cb cb = pool->watchdog_cb;
+    void *ud = pool->watchdog_ud;
+    pthread_mutex_unlock(&pool->lock);
+
+    int reported = 0;
+    uint64_t now = fp_clock_now();
+    for (uint32_t i = 0; i < pool->capacity; i++) {
+        fp_slot *s = fp_slot_at(pool->slots, i);
+        live_rec r;
+        if (!snap_slot(s, &r, now) || r.pub.long_lived || r.pub.age_ns < age)
+            continue;
+        uint32_t old = atomic_fetch_or_explicit(&s->marks, FP_MARK_WATCHDOG, RLX);
+        if (old & FP_MARK_WATCHDOG)
+            continue; /* reported before (or by a concurrent scan) */
+        reported++;
+        if (cb) {
+            cb(&r.pub, ud);
+        } else {
+            char a[32];
+            fmt_age(a, sizeof(a), r.pub.age_ns);
+            fp_log(pool, FP_LOG_WARN, "watchdog: frame %p held for %s (limit %.1f ms), acquired at %s:%d in %s() "
+                   "thread %" PRIu64 "%s%s%s", (const void *)r.pub.frame, a, (double)age / 1e6, or_q(r.pub.file),
+                   r.pub.line, or_q(r.pub.func), r.pub.thread, r.tag[0] ? " tag \"" : "", r.tag,
+                   r.tag[0] ? "\"" : "");
+        }
+    }
+    return reported;
+}
+
+int fp_pool_watchdog_check(fp_pool *pool)
+{
+    if (!pool)
+        return FP_ERR(EINVAL);
+    return fp_watchdog_scan(pool);
+}
+
+void fp_watchdog_tick(fp_pool *pool, uint64_t now)
+{
+    uint64_t next = atomic_load_explicit(&pool->watchdog_next, RLX);
+    uint64_t age = atomic_load_explicit(&pool->watchdog_age, RLX);
+    if (now < next || !age)
+        return;
+    uint64_t step = age / 4 ? age / 4 : 1;
+    if (!atomic_compare_exchange_strong_explicit(&pool->watchdog_next, &next, now + step, RLX, RLX))
+        return; /* another thread scans */
+    fp_watchdog_scan(pool);
 }

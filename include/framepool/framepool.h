@@ -335,6 +335,157 @@ FP_API int fp_pool_trim(fp_pool *pool);
 /** @return the pool's name (valid while the pool lives), "" for NULL */
 FP_API const char *fp_pool_name(const fp_pool *pool);
 
+/** @return the pool's process-unique id (also the `id` label of the exports), 0 for NULL */
+FP_API uint64_t fp_pool_id(const fp_pool *pool);
+
+/**
+ * Marks a live frame as meant to outlive checkpoints and teardown (a reference
+ * picture, a logo overlay): it is left out of leak reports and the watchdog,
+ * but still listed by fp_pool_foreach_live() and counted as live. Cleared when
+ * the frame returns to the pool.
+ * @return 0, or FP_ERR(EINVAL) for NULL or a foreign pointer
+ */
+FP_API int fp_frame_set_long_lived(fp_frame *frame);
+
+/** Watchdog callback: `live` describes a frame held longer than the limit. */
+typedef void (*fp_watchdog_cb)(const fp_live_frame *live, void *ud);
+
+/**
+ * Reports each frame held longer than `max_age_us`, once per acquisition.
+ * With `cb` NULL the report is a warning through the pool's log.
+ *
+ * A frame that became stale at time T is reported by the first of:
+ * - fp_pool_watchdog_check(), fp_pool_get_stats() or fp_pool_report() called at or after T;
+ * - an acquire on the pool at or after T + max_age_us / 4 (acquires scan at
+ *   most once per max_age_us / 4, so the watchdog costs nothing on the fast path).
+ * The callback runs on the thread that made that call; it may call into the
+ * pool (no lock is held) but must not release the frame it is given.
+ *
+ * @param max_age_us limit in microseconds; 0 turns the watchdog off
+ * @return 0, or FP_ERR(EINVAL) for a NULL pool or a negative age
+ */
+FP_API int fp_pool_set_watchdog(fp_pool *pool, int64_t max_age_us, fp_watchdog_cb cb, void *ud);
+
+/**
+ * Runs the watchdog scan now. Call it from a timer if the pool may go a long
+ * time without acquires.
+ * @return the number of frames newly reported, or FP_ERR(EINVAL)
+ */
+FP_API int fp_pool_watchdog_check(fp_pool *pool);
+
+/* ------------------------------------------------------------------------- */
+/** @name Export
+ * Machine-readable stats for dashboards. Every pool registers itself in a
+ * process-wide registry at creation and leaves it when it is freed (after its
+ * last frame returns), so a closed pool with leaked frames stays visible.
+ * @{ */
+
+/**
+ * Writes one pool as a JSON object: its stats and its live frames.
+ * @return 0, FP_ERR(EINVAL), FP_ERR(ENOMEM) or FP_ERR(EIO)
+ */
+FP_API int fp_pool_write_json(fp_pool *pool, FILE *out);
+
+/**
+ * Writes every registered pool as `{"pools": [...], "foreign_releases": N}`.
+ * @return 0, FP_ERR(EINVAL), FP_ERR(ENOMEM) or FP_ERR(EIO)
+ */
+FP_API int fp_registry_write_json(FILE *out);
+
+/**
+ * Writes every registered pool's stats in the Prometheus text exposition
+ * format 0.0.4: metrics prefixed `framepool_`, base units, counters ending in
+ * `_total`, labels `pool` (the name, escaped) and `id`.
+ * @return 0, FP_ERR(EINVAL), FP_ERR(ENOMEM) or FP_ERR(EIO)
+ */
+FP_API int fp_registry_write_prometheus(FILE *out);
+
+/** @} */
+
+/* ------------------------------------------------------------------------- */
+/** @name Cleanup helpers
+ * Release on every exit path. All release functions are NULL-safe and
+ * idempotent on the same variable (they set it to NULL).
+ *
+ * Without the GCC/Clang `cleanup` attribute, FP_AUTO_FRAME and FP_SCOPE fail
+ * to compile, naming the problem in the undeclared identifier they expand to; use the goto-cleanup pattern with
+ * fp_frame_unref() / fp_scope_end() there (see doc/leaks.md).
+ * @{ */
+
+/** Returns `*frame` and sets `*frame` to NULL: ownership leaves the variable. */
+static inline fp_frame *fp_frame_steal(fp_frame **frame)
+{
+    fp_frame *f = *frame;
+    *frame = NULL;
+    return f;
+}
+
+/** Cleanup function behind FP_AUTO_FRAME; records "FP_AUTO_FRAME" as the release site. */
+FP_API void fp_frame_autorelease(fp_frame **frame);
+
+#if defined(__GNUC__) || defined(__clang__)
+/** `FP_AUTO_FRAME fp_frame *f = NULL;` releases f when it goes out of scope. */
+# define FP_AUTO_FRAME __attribute__((cleanup(fp_frame_autorelease)))
+#else
+/* Expands to an unknown name so the compiler stops here with this text. */
+# define FP_AUTO_FRAME FP_AUTO_FRAME_needs_the_cleanup_attribute_of_GCC_or_Clang__use_goto_cleanup
+#endif
+
+/** Inline capacity of a scope; more references spill to the heap. */
+#define FP_SCOPE_INLINE 8
+
+/**
+ * A set of frame references released together: everything added is released
+ * by fp_scope_end() unless taken back with fp_scope_take(). Initialize with
+ * fp_scope_begin() or declare with FP_SCOPE().
+ */
+typedef struct fp_scope {
+    fp_frame **items;                       ///< private: inline_items or a heap array
+    size_t count;                           ///< references held
+    size_t cap;                             ///< private: capacity of items
+    const char *file;                       ///< private: begin site, used as the release site
+    int line;                               ///< private
+    const char *func;                       ///< private
+    fp_frame *inline_items[FP_SCOPE_INLINE]; ///< private
+} fp_scope;
+
+/** Starts an empty scope. Use the fp_scope_begin() macro, which records the site. */
+FP_API void fp_scope_begin_at(fp_scope *scope, const char *file, int line, const char *func);
+#define fp_scope_begin(scope) fp_scope_begin_at((scope), __FILE__, __LINE__, __func__)
+
+/**
+ * Moves the caller's reference into the scope.
+ * @return 0; FP_ERR(ENOMEM) when the scope could not grow: the frame has then
+ *         been released (so the caller can never leak it); FP_ERR(EINVAL) for a
+ *         NULL scope or frame, or a foreign frame (not taken, not released)
+ */
+FP_API int fp_scope_add(fp_scope *scope, fp_frame *frame);
+
+/**
+ * Takes the most recently added occurrence of `frame` back out of the scope:
+ * the caller owns that reference again.
+ * @return 0, FP_ERR(ENOENT) when the frame is not in the scope, FP_ERR(EINVAL) for NULL
+ */
+FP_API int fp_scope_take(fp_scope *scope, fp_frame *frame);
+
+/**
+ * Releases every reference in the scope (most recent first) and frees its
+ * storage. The scope is empty afterwards and may be reused; calling it again
+ * is a no-op. NULL-safe.
+ */
+FP_API void fp_scope_end(fp_scope *scope);
+
+#if defined(__GNUC__) || defined(__clang__)
+/** Declares and begins a scope that ends itself when it goes out of scope. */
+# define FP_SCOPE(name) \
+    fp_scope name __attribute__((cleanup(fp_scope_end))); \
+    fp_scope_begin_at(&name, __FILE__, __LINE__, __func__)
+#else
+# define FP_SCOPE(name) FP_SCOPE_needs_the_cleanup_attribute_of_GCC_or_Clang__use_fp_scope_end name
+#endif
+
+/** @} */
+
 #ifdef __cplusplus
 }
 #endif
