@@ -64,6 +64,7 @@ typedef struct fp_slot {
     _Atomic uint64_t gen;
     _Atomic int refs;
     _Atomic uint32_t next;          /* free list / unbacked list link */
+    uint32_t idx;                   /* own index, constant */
     _Atomic(const char *) acq_file;
     _Atomic(const char *) acq_func;
     _Atomic int acq_line;
@@ -122,6 +123,12 @@ static inline fp_slot *fp_slot_of(const fp_frame *f)
     ((uint64_t)(idx) | ((uint64_t)(out) << 16) | (flags) | ((uint64_t)(tag) << H_TAG_SHIFT))
 #define H_FLAGS(h) ((h) & (H_W | H_O))
 #define H_TAG_MASK ((1u << H_TAG_BITS) - 1)
+#define H_OUT_ONE ((uint64_t)1 << 16)
+#define H_TAG_ONE ((uint64_t)1 << H_TAG_SHIFT)
+/* A pop: new top, one more out, next tag (wrapping out of the top bits). */
+#define H_POP(h, next) ((((h) & ~(uint64_t)0xFFFF) | (next)) + H_OUT_ONE + H_TAG_ONE)
+/* The widening hint is refreshed when the low 24 tag bits are zero. */
+#define H_HINT_DUE(h) (((h) & ((uint64_t)0xFFFFFF << H_TAG_SHIFT)) == 0)
 
 /* ---------------------------------------------------------------------------
  * The pool.
@@ -180,23 +187,62 @@ FP_HIDDEN void fp_log(const fp_pool *pool, int level, const char *fmt, ...) FP_P
 FP_HIDDEN void fp_log_cfg(const fp_pool_config *cfg, int level, const char *fmt, ...) FP_PRINTF(3, 4);
 FP_HIDDEN void fp_misuse_global_inc(void);
 
-/* clock.c: a cheap monotonic clock for the hot path, in ns */
-FP_HIDDEN uint64_t fp_clock_now(void);
+/* clock.c: a cheap monotonic clock for the hot path, in ns.
+ * CLOCK_MONOTONIC_COARSE is read from the vDSO without a syscall (resolution
+ * one scheduler tick, plenty for frame ages); waits use the precise clock. */
+#include <time.h>
+static inline uint64_t fp_clock_now(void)
+{
+    struct timespec ts;
+#ifdef CLOCK_MONOTONIC_COARSE
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+#else
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+#endif
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 FP_HIDDEN uint64_t fp_clock_precise(void);
-FP_HIDDEN uint64_t fp_thread_id(void);
+FP_HIDDEN uint64_t fp_thread_id_slow(void);
+extern _Thread_local uint64_t fp_cached_tid FP_HIDDEN;
+static inline uint64_t fp_thread_id(void)
+{
+    uint64_t t = fp_cached_tid;
+    return FP_LIKELY(t) ? t : fp_thread_id_slow();
+}
 
 /* alloc.c */
 FP_HIDDEN void *fp_default_alloc(void *opaque, size_t size, size_t align);
 FP_HIDDEN void fp_default_free(void *opaque, void *ptr, size_t size);
 
 /* track.c */
-/* Returns the acquire time it recorded. */
-FP_HIDDEN uint64_t fp_track_acquire(fp_pool *pool, fp_slot *s, uint64_t seq, const char *file,
-                                    int line, const char *func);
+/* Writes the acquire record (see track.c for the sequence lock); returns the
+ * time it recorded. */
+static inline uint64_t fp_track_acquire(fp_slot *s, uint64_t seq, const char *file, int line,
+                                        const char *func)
+{
+    uint64_t now = fp_clock_now();
+    /* Orders these stores after the previous owner's gen store for walkers
+     * (pairs with the walker's acquire fence). */
+    atomic_thread_fence(REL);
+    atomic_store_explicit(&s->acq_file, file, RLX);
+    atomic_store_explicit(&s->acq_func, func, RLX);
+    atomic_store_explicit(&s->acq_line, line, RLX);
+    atomic_store_explicit(&s->acq_tid, fp_thread_id(), RLX);
+    atomic_store_explicit(&s->acq_time, now, RLX);
+    atomic_store_explicit(&s->seq, seq, RLX);
+    atomic_store_explicit(&s->marks, 0, RLX);
+    atomic_store_explicit(&s->tag[0], 0, RLX);
+    return now;
+}
 /* Scans for stale frames when due at `now` (called after acquires). */
 FP_HIDDEN void fp_watchdog_tick(fp_pool *pool, uint64_t now);
 FP_HIDDEN int fp_watchdog_scan(fp_pool *pool);
-FP_HIDDEN void fp_track_release(fp_slot *s, const char *file, int line, const char *func);
+static inline void fp_track_release(fp_slot *s, const char *file, int line, const char *func)
+{
+    atomic_store_explicit(&s->rel_file, file, RLX);
+    atomic_store_explicit(&s->rel_func, func, RLX);
+    atomic_store_explicit(&s->rel_line, line, RLX);
+}
 FP_HIDDEN void fp_track_leak_report(fp_pool *pool, int level, const char *why);
 FP_HIDDEN void fp_track_double_release(fp_slot *s, const char *file, int line, const char *func);
 

@@ -53,22 +53,18 @@ static void pool_destroy(fp_pool *pool);
 
 static void note_tag(fp_pool *pool, uint32_t tag)
 {
-    /* Refresh the widening hint every 2^24 tags: far more often than the
-     * 2^29 drift fp_pool_seq_of_tag() tolerates. */
-    if (FP_UNLIKELY((tag & 0xFFFFFFu) == 0))
-        (void)fp_pool_seq_of_tag(pool, tag);
+    (void)fp_pool_seq_of_tag(pool, tag);
 }
 
+/* Widens a 30-bit tag to the 64-bit sequence: the hint is within 2^29 of any
+ * tag in use (it is refreshed every 2^24 pops), so the signed 30-bit
+ * difference from it is exact. */
 uint64_t fp_pool_seq_of_tag(fp_pool *pool, uint32_t tag)
 {
-    const uint64_t span = (uint64_t)1 << H_TAG_BITS;
     uint64_t hint = atomic_load_explicit(&pool->seq_hint, RLX);
-    uint64_t seq = (hint & ~(span - 1)) | tag;
-    if (seq + span / 2 < hint)
-        seq += span;
-    else if (seq > hint + span / 2 && seq >= span)
-        seq -= span;
-    if ((tag & 0xFFFFFFu) == 0) {
+    int32_t d = (int32_t)((tag - (uint32_t)hint) << (32 - H_TAG_BITS)) >> (32 - H_TAG_BITS);
+    uint64_t seq = hint + (uint64_t)(int64_t)d;
+    if (FP_UNLIKELY((tag & 0xFFFFFFu) == 0)) {
         uint64_t cur = hint;
         while (seq > cur &&
                !atomic_compare_exchange_weak_explicit(&pool->seq_hint, &cur, seq, RLX, RLX))
@@ -77,71 +73,79 @@ uint64_t fp_pool_seq_of_tag(fp_pool *pool, uint32_t tag)
     return seq;
 }
 
-/* Pops the top free slot; returns its index or FP_NIL. */
-static inline uint32_t freelist_pop(fp_pool *pool, uint32_t *tag, uint32_t *out)
+/* Pops the top free slot; returns it (NULL when empty) and the new head. */
+static inline fp_slot *freelist_pop(fp_pool *pool, uint64_t *nh_out)
 {
-    uint64_t h = atomic_load_explicit(&pool->head, ACQ);
-    for (;;) {
+    uint64_t h = atomic_load_explicit(&pool->head, ACQ), nh;
+    fp_slot *s;
+    do {
         uint32_t idx = H_IDX(h);
-        if (idx == FP_NIL)
-            return FP_NIL;
-        uint32_t next = atomic_load_explicit(&fp_slot_at(pool->slots, idx)->next, RLX);
-        uint32_t t = (H_TAG(h) + 1) & H_TAG_MASK;
-        uint64_t nh = H_MAKE(next, H_OUT(h) + 1, H_FLAGS(h), t);
-        if (atomic_compare_exchange_weak_explicit(&pool->head, &h, nh, ACQ, ACQ)) {
-            *tag = t;
-            *out = H_OUT(h) + 1;
-            note_tag(pool, t);
-            return idx;
-        }
-    }
+        if (FP_UNLIKELY(idx == FP_NIL))
+            return NULL;
+        s = fp_slot_at(pool->slots, idx);
+        nh = H_POP(h, atomic_load_explicit(&s->next, RLX));
+    } while (!atomic_compare_exchange_weak_explicit(&pool->head, &h, nh, ACQ, ACQ));
+    if (FP_UNLIKELY(H_HINT_DUE(nh)))
+        note_tag(pool, H_TAG(nh));
+    *nh_out = nh;
+    return s;
 }
 
 /* Marks one more slot as out without popping (a freshly backed slot). */
-static uint32_t freelist_claim(fp_pool *pool, uint32_t *out)
+static uint64_t freelist_claim(fp_pool *pool)
 {
-    uint64_t h = atomic_load_explicit(&pool->head, RLX);
-    uint32_t t;
-    for (;;) {
-        t = (H_TAG(h) + 1) & H_TAG_MASK;
-        uint64_t nh = H_MAKE(H_IDX(h), H_OUT(h) + 1, H_FLAGS(h), t);
-        if (atomic_compare_exchange_weak_explicit(&pool->head, &h, nh, ACQREL, RLX))
-            break;
-    }
-    *out = H_OUT(h) + 1;
-    note_tag(pool, t);
-    return t;
+    uint64_t h = atomic_load_explicit(&pool->head, RLX), nh;
+    do {
+        nh = h + H_OUT_ONE + H_TAG_ONE;
+    } while (!atomic_compare_exchange_weak_explicit(&pool->head, &h, nh, ACQREL, RLX));
+    if (H_HINT_DUE(nh))
+        note_tag(pool, H_TAG(nh));
+    return nh;
 }
 
 /* Decrements out; frees the pool when that was the last thing keeping it. */
 static void freelist_put_out(fp_pool *pool)
 {
-    uint64_t old = atomic_fetch_sub_explicit(&pool->head, (uint64_t)1 << 16, ACQREL);
+    uint64_t old = atomic_fetch_sub_explicit(&pool->head, H_OUT_ONE, ACQREL);
     if (H_OUT(old) == 1 && (old & H_O))
         pool_destroy(pool);
 }
 
-/* Pushes a slot. `counted`: the slot was out (a release), so out drops by one. */
-static void freelist_push(fp_pool *pool, fp_slot *s, uint32_t idx, bool counted)
+/* After a push that saw W or O in the head it replaced. */
+static void push_slow(fp_pool *pool, uint64_t h, uint64_t nh)
 {
-    uint64_t h = atomic_load_explicit(&pool->head, RLX), nh;
-    for (;;) {
-        atomic_store_explicit(&s->next, H_IDX(h), RLX);
-        uint32_t out = H_OUT(h) - ((counted && !(h & H_W)) ? 1 : 0);
-        nh = H_MAKE(idx, out, H_FLAGS(h), H_TAG(h));
-        if (atomic_compare_exchange_weak_explicit(&pool->head, &h, nh, ACQREL, RLX))
-            break;
-    }
-    if (!counted)
-        return; /* creation and trim: the caller holds the lock and wakes waiters */
     if (h & H_W) {
+        /* The push kept its out count, so the pool outlives the wake-up. */
         pthread_mutex_lock(&pool->lock);
         pthread_cond_signal(&pool->cond);
         pthread_mutex_unlock(&pool->lock);
         freelist_put_out(pool);
-    } else if (H_OUT(nh) == 0 && (nh & H_O)) {
-        pool_destroy(pool);
+    } else if (H_OUT(nh) == 0) {
+        pool_destroy(pool); /* O was set: we returned the pool's last frame */
     }
+}
+
+/* Pushes a released slot: out drops by one unless a waiter must be woken. */
+static inline void freelist_push(fp_pool *pool, fp_slot *s)
+{
+    uint64_t h = atomic_load_explicit(&pool->head, RLX), nh;
+    do {
+        atomic_store_explicit(&s->next, H_IDX(h), RLX);
+        nh = ((h & ~(uint64_t)0xFFFF) | s->idx) - ((h & H_W) ? 0 : H_OUT_ONE);
+    } while (!atomic_compare_exchange_weak_explicit(&pool->head, &h, nh, ACQREL, RLX));
+    if (FP_UNLIKELY(h & (H_W | H_O)))
+        push_slow(pool, h, nh);
+}
+
+/* Pushes a slot that was not out (creation, trim); the caller holds the lock
+ * or owns the pool alone, and wakes waiters itself. */
+static void freelist_push_idle(fp_pool *pool, fp_slot *s)
+{
+    uint64_t h = atomic_load_explicit(&pool->head, RLX), nh;
+    do {
+        atomic_store_explicit(&s->next, H_IDX(h), RLX);
+        nh = (h & ~(uint64_t)0xFFFF) | s->idx;
+    } while (!atomic_compare_exchange_weak_explicit(&pool->head, &h, nh, ACQREL, RLX));
 }
 
 /* ------------------------------------------------------------------------- */
@@ -363,6 +367,7 @@ int fp_pool_create(fp_pool **out, const fp_pool_config *cfg)
     for (uint32_t i = 0; i < pool->capacity; i++) {
         fp_slot *s = fp_slot_at(pool->slots, i);
         s->pool = pool;
+        s->idx = i;
         s->frame.width = cfg->format == FP_FMT_RAW ? 0 : cfg->width;
         s->frame.height = cfg->format == FP_FMT_RAW ? 0 : cfg->height;
         s->frame.format = cfg->format;
@@ -385,7 +390,7 @@ int fp_pool_create(fp_pool **out, const fp_pool_config *cfg)
     }
     pool->unbacked = (uint32_t)cfg->min_frames < pool->capacity ? (uint32_t)cfg->min_frames : FP_NIL;
     for (int i = cfg->min_frames - 1; i >= 0; i--)
-        freelist_push(pool, fp_slot_at(pool->slots, (uint32_t)i), (uint32_t)i, false);
+        freelist_push_idle(pool, fp_slot_at(pool->slots, (uint32_t)i));
 
     fp_registry_add(pool);
     fp_log(pool, FP_LOG_DEBUG, "created: %s %dx%d, %zu bytes per frame, %d..%d frames",
@@ -476,39 +481,20 @@ void fp_pool_note_misuse(fp_pool *pool)
 /* ------------------------------------------------------------------------- */
 /* Acquire                                                                   */
 
-static inline void update_peak(fp_pool *pool, uint32_t out)
+static inline void update_peak(fp_pool *pool, uint64_t nh)
 {
     /* out can exceed capacity by the pushes that keep their count while they
      * wake a waiter. Waiters exist only after the pool was found exhausted
      * with every slot backed, i.e. once out reached capacity, so clamping is
      * exact. */
-    if (FP_UNLIKELY(out > pool->capacity))
-        out = pool->capacity;
+    uint32_t out = H_OUT(nh);
     uint32_t peak = atomic_load_explicit(&pool->peak_out, RLX);
-    while (FP_UNLIKELY(out > peak) &&
-           !atomic_compare_exchange_weak_explicit(&pool->peak_out, &peak, out, RLX, RLX))
+    if (FP_LIKELY(out <= peak))
+        return;
+    if (out > pool->capacity)
+        out = pool->capacity;
+    while (out > peak && !atomic_compare_exchange_weak_explicit(&pool->peak_out, &peak, out, RLX, RLX))
         ;
-}
-
-static inline void hand_out(fp_pool *pool, fp_slot *s, uint32_t tag, const char *file, int line,
-                            const char *func)
-{
-    atomic_store_explicit(&s->refs, 1, RLX);
-    uint64_t now = 0;
-    if (FP_LIKELY(pool->track))
-        now = fp_track_acquire(pool, s, fp_pool_seq_of_tag(pool, tag), file, line, func);
-    if (FP_UNLIKELY(pool->flags & (FP_POOL_ZERO | FP_POOL_POISON))) {
-        if (pool->flags & FP_POOL_POISON)
-            fp_unpoison(pool, s);
-        if (pool->flags & FP_POOL_ZERO)
-            memset(s->mem, 0, pool->layout.size);
-    }
-    s->frame.pts = FP_NOPTS;
-    s->frame.opaque = NULL;
-    uint64_t g = atomic_load_explicit(&s->gen, RLX);
-    atomic_store_explicit(&s->gen, g + 1, REL);
-    if (FP_UNLIKELY(now >= atomic_load_explicit(&pool->watchdog_next, RLX)) && pool->track)
-        fp_watchdog_tick(pool, now);
 }
 
 static uint64_t deadline_after(int64_t timeout_us)
@@ -531,29 +517,26 @@ static void wait_until(fp_pool *pool, uint64_t deadline)
     pthread_cond_timedwait(&pool->cond, &pool->lock, &ts);
 }
 
-/* The pool is empty (or was when we looked): grow, wait or fail, under the lock. */
-static int acquire_slow(fp_pool *pool, int64_t timeout_us, fp_slot **got, uint32_t *tag)
+/* The pool was empty (or closed) when we looked: grow, wait or fail, under
+ * the lock. On success returns the slot and the head after taking it. */
+static int acquire_slow(fp_pool *pool, int64_t timeout_us, fp_slot **got, uint64_t *nh)
 {
     int ret;
     bool waiting = false;
     uint64_t start = 0, deadline = 0;
-    uint32_t idx, out = 0;
 
     pthread_mutex_lock(&pool->lock);
     for (;;) {
-        idx = freelist_pop(pool, tag, &out);
-        if (idx != FP_NIL) {
-            *got = fp_slot_at(pool->slots, idx);
-            ret = 0;
-            break;
-        }
         if (atomic_load_explicit(&pool->closed, RLX)) {
             ret = FP_ERR(ESHUTDOWN);
             break;
         }
+        if ((*got = freelist_pop(pool, nh))) {
+            ret = 0;
+            break;
+        }
         if (pool->unbacked != FP_NIL) {
-            idx = pool->unbacked;
-            fp_slot *s = fp_slot_at(pool->slots, idx);
+            fp_slot *s = fp_slot_at(pool->slots, pool->unbacked);
             ret = slot_back(pool, s);
             if (ret < 0) {
                 fp_log(pool, FP_LOG_ERROR, "acquire: out of memory allocating a frame of %zu bytes",
@@ -561,7 +544,7 @@ static int acquire_slow(fp_pool *pool, int64_t timeout_us, fp_slot **got, uint32
                 break;
             }
             pool->unbacked = atomic_load_explicit(&s->next, RLX);
-            *tag = freelist_claim(pool, &out);
+            *nh = freelist_claim(pool);
             *got = s;
             break;
         }
@@ -599,43 +582,60 @@ static int acquire_slow(fp_pool *pool, int64_t timeout_us, fp_slot **got, uint32
             ;
     }
     pthread_mutex_unlock(&pool->lock);
-    if (ret == 0)
-        update_peak(pool, out);
     if (waiting)
         drop_holder(pool); /* with a frame out this never frees the pool */
     return ret;
 }
 
+static int acquire_bad_args(fp_pool *pool, int64_t timeout_us, fp_frame **out, const char *file, int line)
+{
+    (void)timeout_us;
+    if (out)
+        *out = NULL;
+    if (pool)
+        fp_log(pool, FP_LOG_ERROR, "fp_pool_acquire at %s:%d: %s", file ? file : "?", line,
+               !out ? "out is NULL" : "negative timeout (use 0 or FP_WAIT_FOREVER)");
+    else
+        fp_log_cfg(NULL, FP_LOG_ERROR, "fp_pool_acquire at %s:%d: pool is NULL", file ? file : "?", line);
+    return FP_ERR(EINVAL);
+}
+
+/* Poisoning, zeroing: flags that make the frame cost more than the hot path. */
+static void acquire_flags(fp_pool *pool, fp_slot *s)
+{
+    if (pool->flags & FP_POOL_POISON)
+        fp_unpoison(pool, s);
+    if (pool->flags & FP_POOL_ZERO)
+        memset(s->mem, 0, pool->layout.size);
+}
+
 int fp_pool_acquire_at(fp_pool *pool, int64_t timeout_us, fp_frame **out, const char *file, int line,
                        const char *func)
 {
-    if (FP_UNLIKELY(!out || !pool || timeout_us < FP_WAIT_FOREVER)) {
-        if (out)
-            *out = NULL;
-        if (pool)
-            fp_log(pool, FP_LOG_ERROR, "fp_pool_acquire at %s:%d: %s", file ? file : "?", line,
-                   !out ? "out is NULL" : "negative timeout (use 0 or FP_WAIT_FOREVER)");
-        else
-            fp_log_cfg(NULL, FP_LOG_ERROR, "fp_pool_acquire at %s:%d: pool is NULL", file ? file : "?",
-                       line);
-        return FP_ERR(EINVAL);
-    }
-    *out = NULL;
-    if (FP_UNLIKELY(atomic_load_explicit(&pool->closed, RLX)))
-        return FP_ERR(ESHUTDOWN);
+    if (FP_UNLIKELY(!out || !pool || timeout_us < FP_WAIT_FOREVER))
+        return acquire_bad_args(pool, timeout_us, out, file, line);
 
+    uint64_t nh;
     fp_slot *s = NULL;
-    uint32_t tag = 0, n_out;
-    uint32_t idx = freelist_pop(pool, &tag, &n_out);
-    if (FP_LIKELY(idx != FP_NIL)) {
-        s = fp_slot_at(pool->slots, idx);
-        update_peak(pool, n_out);
-    } else {
-        int ret = acquire_slow(pool, timeout_us, &s, &tag);
-        if (ret < 0)
+    if (FP_UNLIKELY(atomic_load_explicit(&pool->closed, RLX)) || FP_UNLIKELY(!(s = freelist_pop(pool, &nh)))) {
+        int ret = acquire_slow(pool, timeout_us, &s, &nh);
+        if (ret < 0) {
+            *out = NULL;
             return ret;
+        }
     }
-    hand_out(pool, s, tag, file, line, func);
+    update_peak(pool, nh);
+    atomic_store_explicit(&s->refs, 1, RLX);
+    if (FP_LIKELY(pool->track)) {
+        uint64_t now = fp_track_acquire(s, fp_pool_seq_of_tag(pool, H_TAG(nh)), file, line, func);
+        if (FP_UNLIKELY(now >= atomic_load_explicit(&pool->watchdog_next, RLX)))
+            fp_watchdog_tick(pool, now);
+    }
+    if (FP_UNLIKELY(pool->flags & (FP_POOL_ZERO | FP_POOL_POISON)))
+        acquire_flags(pool, s);
+    s->frame.pts = FP_NOPTS;
+    s->frame.opaque = NULL;
+    atomic_store_explicit(&s->gen, atomic_load_explicit(&s->gen, RLX) + 1, REL);
     *out = &s->frame;
     return 0;
 }
@@ -643,14 +643,17 @@ int fp_pool_acquire_at(fp_pool *pool, int64_t timeout_us, fp_frame **out, const 
 /* ------------------------------------------------------------------------- */
 /* References and release                                                    */
 
-void fp_pool_return_slot(fp_pool *pool, fp_slot *s)
+static inline void return_slot(fp_pool *pool, fp_slot *s)
 {
-    uint64_t g = atomic_load_explicit(&s->gen, RLX);
-    atomic_store_explicit(&s->gen, g + 1, REL);
+    atomic_store_explicit(&s->gen, atomic_load_explicit(&s->gen, RLX) + 1, REL);
     if (FP_UNLIKELY(pool->flags & FP_POOL_POISON))
         fp_poison(pool, s);
-    uint32_t idx = (uint32_t)(((char *)s - (char *)pool->slots) / FP_SLOT_SIZE);
-    freelist_push(pool, s, idx, true);
+    freelist_push(pool, s);
+}
+
+void fp_pool_return_slot(fp_pool *pool, fp_slot *s)
+{
+    return_slot(pool, s);
 }
 
 static void foreign(const fp_frame *f, const char *what, const char *file, int line, const char *func)
@@ -679,11 +682,18 @@ fp_frame *fp_frame_ref(fp_frame *frame)
     return frame;
 }
 
+static int double_release(fp_slot *s, const char *file, int line, const char *func)
+{
+    fp_track_double_release(s, file, line, func);
+    fp_pool_note_misuse(s->pool);
+    return FP_ERR(EALREADY);
+}
+
 int fp_frame_unref_at(fp_frame **pf, const char *file, int line, const char *func)
 {
-    if (!pf || !*pf)
+    fp_frame *frame;
+    if (!pf || !(frame = *pf))
         return 0;
-    fp_frame *frame = *pf;
     *pf = NULL;
     fp_slot *s = fp_slot_of(frame);
     if (FP_UNLIKELY(!s)) {
@@ -692,17 +702,14 @@ int fp_frame_unref_at(fp_frame **pf, const char *file, int line, const char *fun
     }
     int v = atomic_load_explicit(&s->refs, RLX);
     do {
-        if (FP_UNLIKELY(v <= 0)) {
-            fp_track_double_release(s, file, line, func);
-            fp_pool_note_misuse(s->pool);
-            return FP_ERR(EALREADY);
-        }
+        if (FP_UNLIKELY(v <= 0))
+            return double_release(s, file, line, func);
     } while (!atomic_compare_exchange_weak_explicit(&s->refs, &v, v - 1, ACQREL, RLX));
     if (v == 1) {
         fp_pool *pool = s->pool;
         if (FP_LIKELY(pool->track))
             fp_track_release(s, file, line, func);
-        fp_pool_return_slot(pool, s);
+        return_slot(pool, s);
     }
     return 0;
 }
@@ -733,12 +740,11 @@ int fp_pool_trim(fp_pool *pool)
     /* Detach the whole stack (a pop for the ABA tag); acquirers that find it
      * empty meanwhile queue on the lock we hold. */
     uint64_t h = atomic_load_explicit(&pool->head, ACQ), nh;
-    uint32_t t;
     do {
-        t = (H_TAG(h) + 1) & H_TAG_MASK;
-        nh = H_MAKE(FP_NIL, H_OUT(h), H_FLAGS(h), t);
+        nh = (h | FP_NIL) + H_TAG_ONE;
     } while (!atomic_compare_exchange_weak_explicit(&pool->head, &h, nh, ACQ, ACQ));
-    note_tag(pool, t);
+    if (H_HINT_DUE(nh))
+        note_tag(pool, H_TAG(nh));
     uint32_t idx = H_IDX(h);
     while (idx != FP_NIL) {
         fp_slot *s = fp_slot_at(pool->slots, idx);
@@ -749,7 +755,7 @@ int fp_pool_trim(fp_pool *pool)
             pool->unbacked = idx;
             freed++;
         } else {
-            freelist_push(pool, s, idx, false);
+            freelist_push_idle(pool, s);
             kept++;
         }
         idx = next;

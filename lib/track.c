@@ -14,32 +14,6 @@
 
 #include "internal.h"
 
-uint64_t fp_track_acquire(fp_pool *pool, fp_slot *s, uint64_t seq, const char *file, int line,
-                          const char *func)
-{
-    (void)pool;
-    uint64_t now = fp_clock_now();
-    /* Orders these stores after the previous owner's gen store for walkers
-     * that read them (the fence pairs with the walker's acquire fence). */
-    atomic_thread_fence(REL);
-    atomic_store_explicit(&s->acq_file, file, RLX);
-    atomic_store_explicit(&s->acq_func, func, RLX);
-    atomic_store_explicit(&s->acq_line, line, RLX);
-    atomic_store_explicit(&s->acq_tid, fp_thread_id(), RLX);
-    atomic_store_explicit(&s->acq_time, now, RLX);
-    atomic_store_explicit(&s->seq, seq, RLX);
-    atomic_store_explicit(&s->marks, 0, RLX);
-    atomic_store_explicit(&s->tag[0], 0, RLX);
-    return now;
-}
-
-void fp_track_release(fp_slot *s, const char *file, int line, const char *func)
-{
-    atomic_store_explicit(&s->rel_file, file, RLX);
-    atomic_store_explicit(&s->rel_func, func, RLX);
-    atomic_store_explicit(&s->rel_line, line, RLX);
-}
-
 static const char *or_q(const char *s) { return s ? s : "?"; }
 
 void fp_track_double_release(fp_slot *s, const char *file, int line, const char *func)

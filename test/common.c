@@ -2,6 +2,8 @@
  * Shared helpers for the Check suites.
  * SPDX-License-Identifier: MIT
  */
+#define _POSIX_C_SOURCE 200809L /* posix_memalign, nanosleep, clock_gettime under -std=c11 */
+
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>

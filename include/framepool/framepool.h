@@ -50,7 +50,7 @@ extern "C" {
 #define FP_NOPTS INT64_MIN
 
 /** Largest accepted fp_pool_config::max_frames. */
-#define FP_MAX_FRAMES 65535
+#define FP_MAX_FRAMES 32768
 
 /** Largest accepted width or height of an image pool. */
 #define FP_MAX_DIMENSION 32768

@@ -1,0 +1,479 @@
+/*
+ * Suite "track": acquire/release sites, tags, threads, ages, checkpoints,
+ * long-lived frames, the watchdog, reports and leak reports.
+ * SPDX-License-Identifier: MIT
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "common.h"
+
+static fp_pool *pool;
+static test_log tlog;
+
+static void setup(void)
+{
+    test_log_reset(&tlog);
+    fp_pool_config cfg = test_config(FP_FMT_GRAY8, 64, 32, 8, &tlog);
+    ck_assert_int_eq(fp_pool_create(&pool, &cfg), 0);
+}
+
+static void teardown(void)
+{
+    fp_pool_unref(&pool);
+}
+
+#define MAX_SEEN 16
+typedef struct seen {
+    int n;
+    fp_live_frame f[MAX_SEEN];
+    char tags[MAX_SEEN][32];
+} seen;
+
+static int collect(const fp_live_frame *live, void *ud)
+{
+    seen *s = ud;
+    if (s->n < MAX_SEEN) {
+        s->f[s->n] = *live;
+        snprintf(s->tags[s->n], sizeof(s->tags[0]), "%s", live->tag);
+        s->f[s->n].tag = s->tags[s->n];
+        s->n++;
+    }
+    return 0;
+}
+
+START_TEST(site_recorded_exactly)
+{
+    fp_frame *f;
+    ck_assert_int_eq(fp_pool_acquire(pool, 0, &f), 0); const int line = __LINE__;
+    seen s = { 0 };
+    ck_assert_int_eq(fp_pool_foreach_live(pool, collect, &s), 0);
+    ck_assert_int_eq(s.n, 1);
+    ck_assert_ptr_eq(s.f[0].frame, f);
+    ck_assert_str_eq(s.f[0].file, __FILE__);
+    ck_assert_int_eq(s.f[0].line, line);
+    ck_assert_str_eq(s.f[0].func, __func__);
+    ck_assert_uint_eq(s.f[0].thread, (uint64_t)syscall(SYS_gettid));
+    ck_assert_int_eq(s.f[0].refcount, 1);
+    ck_assert_str_eq(s.f[0].tag, "");
+    ck_assert_int_eq(s.f[0].long_lived, 0);
+    fp_frame_ref(f);
+    s.n = 0;
+    fp_pool_foreach_live(pool, collect, &s);
+    ck_assert_int_eq(s.f[0].refcount, 2);
+    fp_frame_unref(&f);
+    ck_assert_ptr_null(f);
+    s.n = 0;
+    fp_pool_foreach_live(pool, collect, &s);
+    ck_assert_int_eq(s.n, 1); /* one reference left */
+}
+END_TEST
+
+static void *acquire_in_thread(void *arg)
+{
+    fp_frame **out = arg;
+    ck_assert_int_eq(fp_pool_acquire(pool, 0, out), 0);
+    return (void *)(uintptr_t)syscall(SYS_gettid);
+}
+
+START_TEST(thread_recorded)
+{
+    fp_frame *f = NULL;
+    pthread_t th;
+    void *tid;
+    pthread_create(&th, NULL, acquire_in_thread, &f);
+    pthread_join(th, &tid);
+    ck_assert_ptr_nonnull(f);
+    seen s = { 0 };
+    fp_pool_foreach_live(pool, collect, &s);
+    ck_assert_int_eq(s.n, 1);
+    ck_assert_uint_eq(s.f[0].thread, (uint64_t)(uintptr_t)tid);
+    ck_assert_uint_ne(s.f[0].thread, (uint64_t)syscall(SYS_gettid));
+    fp_frame_unref(&f);
+}
+END_TEST
+
+START_TEST(tags_copied_and_cleared)
+{
+    fp_frame *f, *g;
+    char buf[64];
+    ck_assert_int_eq(fp_pool_acquire(pool, 0, &f), 0);
+    strcpy(buf, "stream-7");
+    fp_frame_set_tag(f, buf);
+    memset(buf, 'x', sizeof(buf) - 1); /* the pool kept a copy */
+    buf[sizeof(buf) - 1] = '\0';
+    seen s = { 0 };
+    fp_pool_foreach_live(pool, collect, &s);
+    ck_assert_str_eq(s.f[0].tag, "stream-7");
+    fp_frame_set_tag(f, buf); /* 63 bytes: truncated to 31 */
+    s.n = 0;
+    fp_pool_foreach_live(pool, collect, &s);
+    ck_assert_uint_eq(strlen(s.f[0].tag), 31);
+    fp_frame_unref(&f);
+    /* LIFO: the same slot comes back, without the old tag */
+    ck_assert_int_eq(fp_pool_acquire(pool, 0, &g), 0);
+    s.n = 0;
+    fp_pool_foreach_live(pool, collect, &s);
+    ck_assert_int_eq(s.n, 1);
+    ck_assert_str_eq(s.f[0].tag, "");
+    fp_frame_set_tag(g, NULL);
+    fp_frame_unref(&g);
+}
+END_TEST
+
+START_TEST(oldest_first_and_ages)
+{
+    fp_frame *f[3];
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(fp_pool_acquire(pool, 0, &f[i]), 0);
+        if (i == 0)
+            test_sleep_us(60000);
+    }
+    seen s = { 0 };
+    fp_pool_foreach_live(pool, collect, &s);
+    ck_assert_int_eq(s.n, 3);
+    for (int i = 0; i < 3; i++)
+        ck_assert_ptr_eq(s.f[i].frame, f[i]);
+    ck_assert_uint_lt(s.f[0].seq, s.f[1].seq);
+    ck_assert_uint_lt(s.f[1].seq, s.f[2].seq);
+    /* The hot-path clock is coarse (one scheduler tick), hence the margin. */
+    ck_assert_uint_ge(s.f[0].age_ns, 40000000u);
+    ck_assert_uint_ge(s.f[0].age_ns, s.f[2].age_ns);
+    fp_pool_stats st;
+    fp_pool_get_stats(pool, &st);
+    ck_assert_uint_ge(st.oldest_live_ns, 40000000u);
+    for (int i = 0; i < 3; i++)
+        fp_frame_unref(&f[i]);
+    fp_pool_get_stats(pool, &st);
+    ck_assert_uint_eq(st.oldest_live_ns, 0);
+}
+END_TEST
+
+static int stop_after_one(const fp_live_frame *live, void *ud)
+{
+    (void)live;
+    (*(int *)ud)++;
+    return 42;
+}
+
+START_TEST(foreach_stops)
+{
+    fp_frame *a, *b;
+    fp_pool_acquire(pool, 0, &a);
+    fp_pool_acquire(pool, 0, &b);
+    int calls = 0;
+    ck_assert_int_eq(fp_pool_foreach_live(pool, stop_after_one, &calls), 42);
+    ck_assert_int_eq(calls, 1);
+    ck_assert_int_eq(fp_pool_foreach_live(NULL, stop_after_one, &calls), FP_ERR(EINVAL));
+    ck_assert_int_eq(fp_pool_foreach_live(pool, NULL, NULL), FP_ERR(EINVAL));
+    fp_frame_unref(&a);
+    fp_frame_unref(&b);
+}
+END_TEST
+
+START_TEST(checkpoint_lists_what_was_taken_since)
+{
+    fp_frame *before, *b, *c;
+    fp_pool_acquire(pool, 0, &before);
+    uint64_t cp = fp_pool_checkpoint(pool);
+    fp_pool_acquire(pool, 0, &b);
+    fp_pool_acquire(pool, 0, &c);
+    fp_frame_unref(&b);
+    seen s = { 0 };
+    ck_assert_int_eq(fp_pool_foreach_live_since(pool, cp, collect, &s), 0);
+    ck_assert_int_eq(s.n, 1);
+    ck_assert_ptr_eq(s.f[0].frame, c);
+    ck_assert_uint_gt(s.f[0].seq, cp);
+    /* A later checkpoint sees nothing new. */
+    s.n = 0;
+    fp_pool_foreach_live_since(pool, fp_pool_checkpoint(pool), collect, &s);
+    ck_assert_int_eq(s.n, 0);
+    /* Checkpoint 0 means everything. */
+    s.n = 0;
+    fp_pool_foreach_live_since(pool, 0, collect, &s);
+    ck_assert_int_eq(s.n, 2);
+    ck_assert_uint_eq(fp_pool_checkpoint(NULL), 0);
+    fp_frame_unref(&before);
+    fp_frame_unref(&c);
+}
+END_TEST
+
+START_TEST(double_release_names_both_sites)
+{
+    fp_frame *f, *copy;
+    char acq[64], rel1[64], rel2[64];
+    fp_pool_acquire(pool, 0, &f); snprintf(acq, sizeof(acq), "%s:%d", __FILE__, __LINE__);
+    copy = f;
+    fp_frame_unref(&f); snprintf(rel1, sizeof(rel1), "%s:%d", __FILE__, __LINE__);
+    ck_assert_int_eq(fp_frame_unref(&copy), FP_ERR(EALREADY)); snprintf(rel2, sizeof(rel2), "%s:%d", __FILE__, __LINE__);
+    ck_assert(test_log_has(&tlog, "double release"));
+    ck_assert(test_log_has(&tlog, acq));
+    ck_assert(test_log_has(&tlog, rel1));
+    ck_assert(test_log_has(&tlog, rel2));
+    fp_pool_stats st;
+    fp_pool_get_stats(pool, &st);
+    ck_assert_uint_eq(st.misuse, 1);
+    ck_assert_uint_eq(st.live, 0);
+}
+END_TEST
+
+static int report_to_string(fp_pool *p, char *buf, size_t n)
+{
+    FILE *m = fmemopen(buf, n, "w");
+    ck_assert_ptr_nonnull(m);
+    int ret = fp_pool_report(p, m);
+    fclose(m);
+    return ret;
+}
+
+static void acquire_site_b(fp_frame **f)
+{
+    ck_assert_int_eq(fp_pool_acquire(pool, 0, f), 0);
+}
+
+START_TEST(report_groups_by_site_oldest_first)
+{
+    fp_frame *a[3], *b[2];
+    for (int i = 0; i < 2; i++)
+        acquire_site_b(&b[i]);
+    test_sleep_us(20000);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(fp_pool_acquire(pool, 0, &a[i]), 0);
+    fp_frame_set_tag(b[0], "cam-2");
+    static char buf[8192];
+    ck_assert_int_eq(report_to_string(pool, buf, sizeof(buf)), 0);
+    ck_assert_ptr_nonnull(strstr(buf, "pool \"test\""));
+    ck_assert_ptr_nonnull(strstr(buf, "live 5"));
+    char *site_b = strstr(buf, "in acquire_site_b()");
+    char *site_a = strstr(buf, "in report_groups_by_site_oldest_first_fn()");
+    ck_assert_ptr_nonnull(site_b);
+    ck_assert_ptr_nonnull(site_a);
+    ck_assert(site_b < site_a); /* oldest site first */
+    ck_assert_ptr_nonnull(strstr(buf, "   2  oldest"));
+    ck_assert_ptr_nonnull(strstr(buf, "   3  oldest"));
+    ck_assert_ptr_nonnull(strstr(buf, "tag \"cam-2\""));
+    for (int i = 0; i < 3; i++)
+        fp_frame_unref(&a[i]);
+    for (int i = 0; i < 2; i++)
+        fp_frame_unref(&b[i]);
+    ck_assert_int_eq(report_to_string(pool, buf, sizeof(buf)), 0);
+    ck_assert_ptr_null(strstr(buf, "live frames by acquire site"));
+    ck_assert_int_eq(fp_pool_report(NULL, stdout), FP_ERR(EINVAL));
+    ck_assert_int_eq(fp_pool_report(pool, NULL), FP_ERR(EINVAL));
+}
+END_TEST
+
+START_TEST(leak_report_on_last_unref)
+{
+    fp_frame *f, *kept;
+    char site[64];
+    fp_pool_acquire(pool, 0, &f); snprintf(site, sizeof(site), "%s:%d", __FILE__, __LINE__);
+    fp_pool_acquire(pool, 0, &kept);
+    fp_frame_set_long_lived(kept);
+    fp_pool *p = pool;
+    pool = NULL;
+    fp_pool_unref(&p);
+    ck_assert(test_log_has(&tlog, "1 frame still live"));
+    ck_assert(test_log_has(&tlog, site));
+    /* the long-lived frame is not reported as a leak */
+    int leak_lines = 0;
+    for (int i = 0; i < atomic_load(&tlog.count); i++)
+        leak_lines += strstr(tlog.lines[i], "leak:") != NULL;
+    ck_assert_int_eq(leak_lines, 1);
+    fp_frame_unref(&f);
+    fp_frame_unref(&kept); /* frees the pool */
+}
+END_TEST
+
+START_TEST(no_leak_report_when_clean)
+{
+    fp_frame *f;
+    fp_pool_acquire(pool, 0, &f);
+    fp_frame_unref(&f);
+    fp_pool_unref(&pool);
+    ck_assert_int_eq(atomic_load(&tlog.total), 0);
+}
+END_TEST
+
+START_TEST(long_lived_listed_but_not_leaked)
+{
+    fp_frame *f;
+    fp_pool_acquire(pool, 0, &f);
+    ck_assert_int_eq(fp_frame_set_long_lived(f), 0);
+    seen s = { 0 };
+    fp_pool_foreach_live(pool, collect, &s);
+    ck_assert_int_eq(s.n, 1);
+    ck_assert_int_eq(s.f[0].long_lived, 1);
+    ck_assert_int_eq(fp_frame_set_long_lived(NULL), FP_ERR(EINVAL));
+    fp_frame_unref(&f);
+    /* cleared on return */
+    fp_pool_acquire(pool, 0, &f);
+    s.n = 0;
+    fp_pool_foreach_live(pool, collect, &s);
+    ck_assert_int_eq(s.f[0].long_lived, 0);
+    fp_frame_unref(&f);
+}
+END_TEST
+
+typedef struct wd_hits {
+    int n;
+    const fp_frame *last;
+    int line;
+} wd_hits;
+
+static void wd_cb(const fp_live_frame *live, void *ud)
+{
+    wd_hits *h = ud;
+    h->n++;
+    h->last = live->frame;
+    h->line = live->line;
+}
+
+START_TEST(watchdog_fires_once_per_stale_frame)
+{
+    wd_hits hits = { 0 };
+    fp_frame *stale, *fresh, *ll;
+    ck_assert_int_eq(fp_pool_set_watchdog(pool, 30000, wd_cb, &hits), 0);
+    fp_pool_acquire(pool, 0, &stale); const int line = __LINE__;
+    fp_pool_acquire(pool, 0, &ll);
+    fp_frame_set_long_lived(ll);
+    ck_assert_int_eq(fp_pool_watchdog_check(pool), 0);
+    test_sleep_us(80000);
+    fp_pool_acquire(pool, 0, &fresh); /* an acquire after max_age/4 scans */
+    ck_assert_int_eq(hits.n, 1);
+    ck_assert_ptr_eq(hits.last, stale);
+    ck_assert_int_eq(hits.line, line);
+    ck_assert_int_eq(fp_pool_watchdog_check(pool), 0); /* once */
+    fp_pool_stats st;
+    fp_pool_get_stats(pool, &st);
+    ck_assert_int_eq(hits.n, 1);
+    /* A new acquisition of the same slot can be reported again. */
+    fp_frame_unref(&stale);
+    fp_pool_acquire(pool, 0, &stale);
+    test_sleep_us(80000);
+    ck_assert_int_eq(fp_pool_watchdog_check(pool), 2); /* stale and fresh */
+    ck_assert_int_eq(hits.n, 3);
+    /* Off. */
+    ck_assert_int_eq(fp_pool_set_watchdog(pool, 0, NULL, NULL), 0);
+    fp_frame_unref(&stale);
+    fp_pool_acquire(pool, 0, &stale);
+    test_sleep_us(10000);
+    ck_assert_int_eq(fp_pool_watchdog_check(pool), 0);
+    ck_assert_int_eq(fp_pool_set_watchdog(pool, -1, NULL, NULL), FP_ERR(EINVAL));
+    ck_assert_int_eq(fp_pool_watchdog_check(NULL), FP_ERR(EINVAL));
+    fp_frame_unref(&stale);
+    fp_frame_unref(&fresh);
+    fp_frame_unref(&ll);
+}
+END_TEST
+
+START_TEST(watchdog_logs_without_callback)
+{
+    fp_frame *f;
+    ck_assert_int_eq(fp_pool_set_watchdog(pool, 10000, NULL, NULL), 0);
+    fp_pool_acquire(pool, 0, &f); char site[64]; snprintf(site, sizeof(site), "%s:%d", __FILE__, __LINE__);
+    fp_frame_set_tag(f, "slow-consumer");
+    test_sleep_us(40000);
+    fp_pool_stats st;
+    fp_pool_get_stats(pool, &st); /* stats queries scan too */
+    ck_assert(test_log_has(&tlog, "watchdog"));
+    ck_assert(test_log_has(&tlog, site));
+    ck_assert(test_log_has(&tlog, "slow-consumer"));
+    fp_frame_unref(&f);
+}
+END_TEST
+
+START_TEST(untracked_pool)
+{
+    fp_pool_config cfg = test_config(FP_FMT_GRAY8, 16, 16, 4, &tlog);
+    cfg.flags = FP_POOL_NO_TRACK;
+    fp_pool *p;
+    ck_assert_int_eq(fp_pool_create(&p, &cfg), 0);
+    fp_frame *f;
+    fp_pool_acquire(p, 0, &f);
+    seen s = { 0 };
+    fp_pool_foreach_live(p, collect, &s);
+    ck_assert_int_eq(s.n, 1);
+    ck_assert_ptr_null(s.f[0].file);
+    ck_assert_int_eq(fp_pool_set_watchdog(p, 1000, NULL, NULL), FP_ERR(EINVAL));
+    static char buf[4096];
+    ck_assert_int_eq(report_to_string(p, buf, sizeof(buf)), 0);
+    ck_assert_ptr_nonnull(strstr(buf, "untracked"));
+    fp_frame *copy = f;
+    fp_frame_unref(&f);
+    ck_assert_int_eq(fp_frame_unref(&copy), FP_ERR(EALREADY));
+    fp_pool_unref(&p);
+}
+END_TEST
+
+/* FRAMEPOOL_TRACE=leaks: a child process leaks a frame and exits. */
+static int run_child(const char *env, char *out, size_t n, int *status)
+{
+    const char *child = getenv("FP_LEAK_CHILD");
+    ck_assert_msg(child != NULL, "FP_LEAK_CHILD is not set (run through meson test)");
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "%s %s 2>&1", env, child);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    size_t len = fread(out, 1, n - 1, p);
+    out[len] = '\0';
+    *status = pclose(p);
+    return (int)len;
+}
+
+START_TEST(trace_leaks_at_exit)
+{
+    static char out[8192];
+    int status;
+    run_child("FRAMEPOOL_TRACE=leaks", out, sizeof(out), &status);
+    ck_assert(WIFEXITED(status));
+    ck_assert_int_eq(WEXITSTATUS(status), 0); /* exit status unchanged */
+    ck_assert_msg(strstr(out, "process exit (FRAMEPOOL_TRACE=leaks) with 1 frame still live"), "%s", out);
+    ck_assert_msg(strstr(out, "leak-child.c:"), "%s", out);
+    ck_assert_msg(strstr(out, "in handle_request()"), "%s", out);
+    ck_assert_msg(strstr(out, "tag \"request-42\""), "%s", out);
+    ck_assert_msg(!strstr(out, "pool \"clean\""), "%s", out); /* clean pools say nothing */
+
+    run_child("FRAMEPOOL_TRACE=", out, sizeof(out), &status);
+    ck_assert(WIFEXITED(status));
+    ck_assert_int_eq(WEXITSTATUS(status), 0);
+    ck_assert_msg(!strstr(out, "leak"), "%s", out);
+}
+END_TEST
+
+Suite *fp_test_suite(void)
+{
+    Suite *s = suite_create("track");
+    TCase *tc = tcase_create("records");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, site_recorded_exactly);
+    tcase_add_test(tc, thread_recorded);
+    tcase_add_test(tc, tags_copied_and_cleared);
+    tcase_add_test(tc, oldest_first_and_ages);
+    tcase_add_test(tc, foreach_stops);
+    tcase_add_test(tc, checkpoint_lists_what_was_taken_since);
+    tcase_add_test(tc, double_release_names_both_sites);
+    tcase_add_test(tc, long_lived_listed_but_not_leaked);
+    tcase_add_test(tc, untracked_pool);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("reports");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, report_groups_by_site_oldest_first);
+    tcase_add_test(tc, leak_report_on_last_unref);
+    tcase_add_test(tc, no_leak_report_when_clean);
+    tcase_add_test(tc, trace_leaks_at_exit);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("watchdog");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, watchdog_fires_once_per_stale_frame);
+    tcase_add_test(tc, watchdog_logs_without_callback);
+    suite_add_tcase(s, tc);
+    return s;
+}
