@@ -131,6 +131,32 @@ static inline fp_slot *fp_slot_of(const fp_frame *f)
 #define H_HINT_DUE(h) (((h) & ((uint64_t)0xFFFFFF << H_TAG_SHIFT)) == 0)
 
 /* ---------------------------------------------------------------------------
+ * Adapters (av.c, vpl.c) create pools through fp_pool_create_ex() with their
+ * own layout, per-slot state and hooks.
+ */
+typedef struct fp_pool_ops {
+    const char *kind; /* "av", "vpl" */
+    /* The last reference was dropped: true returns the slot now; false defers
+     * it (it stays live, "held by runtime") until a sweep finds it true. */
+    bool (*can_return)(fp_pool *pool, fp_slot *s);
+    /* The slot just got pixel memory (planes set): set up per-slot state. */
+    void (*slot_backed)(fp_pool *pool, fp_slot *s);
+    /* The pool is being freed: free the adapter state. */
+    void (*destroy)(fp_pool *pool);
+} fp_pool_ops;
+
+typedef struct fp_pool_params {
+    const fp_pool_config *cfg;
+    const fp_layout *layout; /* NULL: computed from cfg */
+    int frame_format;        /* fp_frame::format when layout is given */
+    const fp_pool_ops *ops;
+    size_t extra_size;       /* per-slot adapter bytes (fp_slot_extra) */
+    void *adapter;           /* pool-level adapter state, freed by ops->destroy */
+} fp_pool_params;
+
+FP_HIDDEN int fp_pool_create_ex(fp_pool **out, const fp_pool_params *params);
+
+/* ---------------------------------------------------------------------------
  * The pool.
  */
 struct fp_pool {
@@ -172,13 +198,33 @@ struct fp_pool {
     fp_watchdog_cb watchdog_cb;
     void *watchdog_ud;
 
+    /* Adapter hooks and state (see fp_pool_ops). */
+    const fp_pool_ops *ops;
+    void *adapter;
+    uint8_t *extra;
+    size_t extra_size;
+    /* Deferred slots: released by the app, still held by a runtime. A list
+     * linked by next, guarded by lock; npending is read without it. */
+    uint32_t pending;
+    _Atomic uint32_t npending;
+
     /* Registry links, guarded by the registry lock. */
     struct fp_pool *reg_prev, *reg_next;
     uint64_t id;
 };
 
+static inline void *fp_slot_extra(const fp_pool *pool, const fp_slot *s)
+{
+    return pool->extra + (size_t)s->idx * pool->extra_size;
+}
+
 /* pool.c */
 FP_HIDDEN void fp_pool_return_slot(fp_pool *pool, fp_slot *slot);
+/* Returns deferred slots whose can_return is now true; the number returned. */
+FP_HIDDEN int fp_pool_sweep(fp_pool *pool);
+/* The last reference of a frame was dropped (core unref, adapters' release
+ * paths): returns the slot or defers it. */
+FP_HIDDEN void fp_pool_release_slot(fp_pool *pool, fp_slot *s);
 FP_HIDDEN uint64_t fp_pool_seq_of_tag(fp_pool *pool, uint32_t tag);
 FP_HIDDEN void fp_pool_note_misuse(fp_pool *pool);
 

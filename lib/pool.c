@@ -47,6 +47,7 @@
 #include "registry.h"
 
 static void pool_destroy(fp_pool *pool);
+static int sweep_locked(fp_pool *pool);
 
 /* ------------------------------------------------------------------------- */
 /* Free list                                                                 */
@@ -169,6 +170,8 @@ static int slot_back(fp_pool *pool, fp_slot *s)
         return FP_ERR(ENOMEM);
     }
     slot_set_planes(pool, s, mem);
+    if (pool->ops && pool->ops->slot_backed)
+        pool->ops->slot_backed(pool, s);
     atomic_fetch_add_explicit(&pool->allocated, 1, RLX);
     if (pool->flags & FP_POOL_POISON)
         fp_poison(pool, s);
@@ -206,7 +209,7 @@ static bool all_zero(const uint8_t *p, size_t n)
 
 #define FP_KNOWN_FLAGS (FP_POOL_NO_TRACK | FP_POOL_ZERO | FP_POOL_POISON | FP_POOL_STRICT)
 
-static int validate(const fp_pool_config *cfg, fp_layout *layout)
+static int validate(const fp_pool_config *cfg, fp_layout *layout, bool explicit_layout)
 {
     const char *field = NULL;
     int ret = 0;
@@ -240,6 +243,18 @@ static int validate(const fp_pool_config *cfg, fp_layout *layout)
                    "invalid config: reserved bytes are not zero (initialize with fp_pool_config_default)");
         return FP_ERR(EINVAL);
     }
+    if (explicit_layout) {
+        /* The adapter laid the frame out; the geometry bounds still hold. */
+        if (cfg->width < 1 || cfg->width > FP_MAX_DIMENSION || cfg->height < 1 ||
+            cfg->height > FP_MAX_DIMENSION) {
+            fp_log_cfg(cfg, FP_LOG_ERROR, "invalid config: %s %d is outside 1..%d",
+                       cfg->width < 1 || cfg->width > FP_MAX_DIMENSION ? "width" : "height",
+                       cfg->width < 1 || cfg->width > FP_MAX_DIMENSION ? cfg->width : cfg->height,
+                       FP_MAX_DIMENSION);
+            return FP_ERR(EINVAL);
+        }
+        return 0;
+    }
     ret = fp_layout_compute(cfg->format, cfg->width, cfg->height, cfg->align, cfg->buffer_size, layout,
                             &field);
     if (ret == FP_ERR(EOVERFLOW)) {
@@ -271,7 +286,7 @@ static int validate(const fp_pool_config *cfg, fp_layout *layout)
 
 /* Frees everything; the pool must have no frame out and no holder (or never
  * have been shared). */
-static void pool_free(fp_pool *pool)
+static void pool_free(fp_pool *pool, bool adapter_too)
 {
     for (uint32_t i = 0; i < pool->capacity; i++) {
         fp_slot *s = fp_slot_at(pool->slots, i);
@@ -279,6 +294,9 @@ static void pool_free(fp_pool *pool)
             slot_unback(pool, s);
         s->frame.fp_private = 0;
     }
+    if (adapter_too && pool->ops && pool->ops->destroy)
+        pool->ops->destroy(pool);
+    free(pool->extra);
     free(pool->slots);
     pthread_cond_destroy(&pool->cond);
     pthread_mutex_destroy(&pool->lock);
@@ -290,11 +308,18 @@ static void pool_destroy(fp_pool *pool)
     /* The RMW that decided this was our last access; see everyone else's. */
     atomic_thread_fence(ACQ);
     fp_registry_remove(pool);
-    pool_free(pool);
+    pool_free(pool, true);
 }
 
 int fp_pool_create(fp_pool **out, const fp_pool_config *cfg)
 {
+    fp_pool_params params = { .cfg = cfg };
+    return fp_pool_create_ex(out, &params);
+}
+
+int fp_pool_create_ex(fp_pool **out, const fp_pool_params *params)
+{
+    const fp_pool_config *cfg = params->cfg;
     if (out)
         *out = NULL;
     if (!out || !cfg) {
@@ -302,9 +327,11 @@ int fp_pool_create(fp_pool **out, const fp_pool_config *cfg)
         return FP_ERR(EINVAL);
     }
     fp_layout layout;
-    int ret = validate(cfg, &layout);
+    int ret = validate(cfg, &layout, params->layout != NULL);
     if (ret < 0)
         return ret;
+    if (params->layout)
+        layout = *params->layout;
 
     fp_pool *pool = NULL;
     if (posix_memalign((void **)&pool, 64, sizeof(*pool)) || !pool) {
@@ -320,11 +347,27 @@ int fp_pool_create(fp_pool **out, const fp_pool_config *cfg)
         return FP_ERR(ENOMEM);
     }
     memset(slots, 0, slots_bytes);
+    void *extra = NULL;
+    if (params->extra_size) {
+        size_t extra_size = (params->extra_size + 63) & ~(size_t)63;
+        if (posix_memalign(&extra, 64, extra_size * (size_t)cfg->max_frames) || !extra) {
+            free(slots);
+            free(pool);
+            fp_log_cfg(cfg, FP_LOG_ERROR, "fp_pool_create: out of memory for %d slots", cfg->max_frames);
+            return FP_ERR(ENOMEM);
+        }
+        memset(extra, 0, extra_size * (size_t)cfg->max_frames);
+        pool->extra_size = extra_size;
+    }
+    pool->extra = extra;
+    pool->ops = params->ops;
+    pool->adapter = params->adapter;
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     if (pthread_mutex_init(&pool->lock, NULL)) {
         pthread_condattr_destroy(&ca);
+        free(extra);
         free(slots);
         free(pool);
         return FP_ERR(ENOMEM);
@@ -332,6 +375,7 @@ int fp_pool_create(fp_pool **out, const fp_pool_config *cfg)
     if (pthread_cond_init(&pool->cond, &ca)) {
         pthread_condattr_destroy(&ca);
         pthread_mutex_destroy(&pool->lock);
+        free(extra);
         free(slots);
         free(pool);
         return FP_ERR(ENOMEM);
@@ -370,13 +414,14 @@ int fp_pool_create(fp_pool **out, const fp_pool_config *cfg)
         s->idx = i;
         s->frame.width = cfg->format == FP_FMT_RAW ? 0 : cfg->width;
         s->frame.height = cfg->format == FP_FMT_RAW ? 0 : cfg->height;
-        s->frame.format = cfg->format;
+        s->frame.format = params->layout ? params->frame_format : (int)cfg->format;
         s->frame.size = layout.size;
         s->frame.pts = FP_NOPTS;
         s->frame.fp_private = fp_frame_key(&s->frame);
         atomic_init(&s->next, i + 1 < pool->capacity ? i + 1 : FP_NIL);
     }
     pool->unbacked = 0;
+    pool->pending = FP_NIL;
 
     /* Preallocate min_frames and push them, last first, so slot 0 is on top. */
     for (int i = 0; i < cfg->min_frames; i++) {
@@ -384,7 +429,7 @@ int fp_pool_create(fp_pool **out, const fp_pool_config *cfg)
         if (slot_back(pool, s) < 0) {
             fp_log(pool, FP_LOG_ERROR, "fp_pool_create: out of memory preallocating frame %d of %d (%zu bytes each)",
                    i + 1, cfg->min_frames, layout.alloc_size);
-            pool_free(pool);
+            pool_free(pool, false); /* the adapter frees its own state on failure */
             return FP_ERR(ENOMEM);
         }
     }
@@ -497,6 +542,9 @@ static inline void update_peak(fp_pool *pool, uint64_t nh)
         ;
 }
 
+/* How often waiters look at deferred slots (DESIGN.md: at most 1 ms). */
+#define FP_PENDING_POLL_NS 500000u
+
 static uint64_t deadline_after(int64_t timeout_us)
 {
     if (timeout_us == FP_WAIT_FOREVER)
@@ -531,6 +579,8 @@ static int acquire_slow(fp_pool *pool, int64_t timeout_us, fp_slot **got, uint64
             ret = FP_ERR(ESHUTDOWN);
             break;
         }
+        if (atomic_load_explicit(&pool->npending, RLX))
+            sweep_locked(pool);
         if ((*got = freelist_pop(pool, nh))) {
             ret = 0;
             break;
@@ -569,7 +619,13 @@ static int acquire_slow(fp_pool *pool, int64_t timeout_us, fp_slot **got, uint64
             ret = FP_ERR(ETIMEDOUT);
             break;
         }
-        wait_until(pool, deadline);
+        if (atomic_load_explicit(&pool->npending, RLX)) {
+            /* Runtimes lower Data.Locked without telling anyone: poll. */
+            uint64_t poll = fp_clock_precise() + FP_PENDING_POLL_NS;
+            wait_until(pool, poll < deadline ? poll : deadline);
+        } else {
+            wait_until(pool, deadline);
+        }
     }
     if (waiting) {
         if (--pool->waiters == 0)
@@ -656,6 +712,68 @@ void fp_pool_return_slot(fp_pool *pool, fp_slot *s)
     return_slot(pool, s);
 }
 
+/* Pushes a deferred slot that became free, with the lock held: its out count
+ * goes (the caller holds a reference, so this never frees the pool) and the
+ * caller wakes waiters. */
+static void return_deferred_locked(fp_pool *pool, fp_slot *s)
+{
+    atomic_store_explicit(&s->gen, atomic_load_explicit(&s->gen, RLX) + 1, REL);
+    if (FP_UNLIKELY(pool->flags & FP_POOL_POISON))
+        fp_poison(pool, s);
+    uint64_t h = atomic_load_explicit(&pool->head, RLX), nh;
+    do {
+        atomic_store_explicit(&s->next, H_IDX(h), RLX);
+        nh = ((h & ~(uint64_t)0xFFFF) | s->idx) - H_OUT_ONE;
+    } while (!atomic_compare_exchange_weak_explicit(&pool->head, &h, nh, ACQREL, RLX));
+}
+
+static int sweep_locked(fp_pool *pool)
+{
+    int n = 0;
+    uint32_t *link = &pool->pending;
+    while (*link != FP_NIL) {
+        fp_slot *s = fp_slot_at(pool->slots, *link);
+        if (pool->ops->can_return(pool, s)) {
+            *link = atomic_load_explicit(&s->next, RLX);
+            atomic_fetch_sub_explicit(&pool->npending, 1, RLX);
+            return_deferred_locked(pool, s);
+            n++;
+        } else {
+            link = (uint32_t *)&s->next; /* guarded by the lock while pending */
+        }
+    }
+    if (n && pool->waiters)
+        pthread_cond_broadcast(&pool->cond);
+    return n;
+}
+
+int fp_pool_sweep(fp_pool *pool)
+{
+    if (!atomic_load_explicit(&pool->npending, RLX))
+        return 0;
+    pthread_mutex_lock(&pool->lock);
+    int n = sweep_locked(pool);
+    pthread_mutex_unlock(&pool->lock);
+    return n;
+}
+
+void fp_pool_release_slot(fp_pool *pool, fp_slot *s)
+{
+    if (!pool->ops || !pool->ops->can_return || pool->ops->can_return(pool, s)) {
+        return_slot(pool, s);
+        return;
+    }
+    /* Held by a runtime: it stays out (and live) until a sweep returns it.
+     * Waiters switch to polling, so wake them. */
+    pthread_mutex_lock(&pool->lock);
+    atomic_store_explicit(&s->next, pool->pending, RLX);
+    pool->pending = s->idx;
+    atomic_fetch_add_explicit(&pool->npending, 1, RLX);
+    if (pool->waiters)
+        pthread_cond_broadcast(&pool->cond);
+    pthread_mutex_unlock(&pool->lock);
+}
+
 static void foreign(const fp_frame *f, const char *what, const char *file, int line, const char *func)
 {
     fp_misuse_global_inc();
@@ -709,7 +827,10 @@ int fp_frame_unref_at(fp_frame **pf, const char *file, int line, const char *fun
         fp_pool *pool = s->pool;
         if (FP_LIKELY(pool->track))
             fp_track_release(s, file, line, func);
-        return_slot(pool, s);
+        if (FP_UNLIKELY(pool->ops != NULL))
+            fp_pool_release_slot(pool, s);
+        else
+            return_slot(pool, s);
     }
     return 0;
 }

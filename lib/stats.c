@@ -18,6 +18,7 @@ int fp_pool_get_stats(fp_pool *pool, fp_pool_stats *st)
     if (!pool || !st)
         return FP_ERR(EINVAL);
     fp_watchdog_scan(pool);
+    fp_pool_sweep(pool);
     memset(st, 0, sizeof(*st));
     uint64_t acquired = 0, released = 0, oldest = UINT64_MAX;
     uint32_t live = 0;
@@ -65,5 +66,8 @@ int fp_pool_get_stats(fp_pool *pool, fp_pool_stats *st)
         st->oldest_live_ns = now > oldest ? now - oldest : 0;
     }
     st->closed = atomic_load_explicit(&pool->closed, RLX);
+    st->held_by_runtime = atomic_load_explicit(&pool->npending, RLX);
+    if (st->held_by_runtime > st->live)
+        st->held_by_runtime = st->live; /* a sweep raced the slot walk */
     return 0;
 }

@@ -171,7 +171,9 @@ typedef struct fp_pool_stats {
     uint64_t reserved_bytes;  ///< bytes held: allocated * frame_bytes + bookkeeping
     uint64_t oldest_live_ns;  ///< age of the oldest live frame (0 when none, or untracked)
     int closed;               ///< non-zero once fp_pool_close() ran (or the last app reference was dropped)
-    uint64_t reserved[15];    ///< zero; room for future counters
+    uint32_t held_by_runtime; ///< live frames the app released but a runtime still holds (oneVPL Data.Locked)
+    uint64_t get_buffer_fallbacks; ///< fp_av_get_buffer2() calls served by the default allocator instead
+    uint64_t reserved[13];    ///< zero; room for future counters
 } fp_pool_stats;
 
 /** One live frame, as passed to a fp_live_cb. Valid only during the callback. */
