@@ -190,7 +190,8 @@ struct fp_pool {
     _Atomic int app_refs;
     _Atomic int holders;            /* 1 while app_refs > 0, plus registered waiters */
     _Atomic uint64_t exhausted, timeouts, waits, wait_ns_total, wait_ns_max;
-    _Atomic uint64_t misuse, alloc_failures;
+    _Atomic uint64_t misuse, alloc_failures, get_buffer_fallbacks;
+    int64_t get_buffer_timeout_us;
     /* Watchdog (track.c): age limit in ns (0 = off), next scan time for the
      * acquire-triggered scan (UINT64_MAX = never), callback under lock. */
     _Atomic uint64_t watchdog_age;

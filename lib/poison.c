@@ -27,32 +27,35 @@
 
 #define POISON_BYTE 0xA5
 
+/* From the first plane on: an adapter may keep a header before it. */
 void fp_poison(fp_pool *pool, fp_slot *s)
 {
-    size_t n = pool->layout.alloc_size;
-    memset(s->mem, POISON_BYTE, n);
+    uint8_t *p = s->mem + pool->layout.offset[0];
+    size_t n = pool->layout.alloc_size - pool->layout.offset[0];
+    memset(p, POISON_BYTE, n);
 #ifdef FP_ASAN
-    ASAN_POISON_MEMORY_REGION(s->mem, n);
+    ASAN_POISON_MEMORY_REGION(p, n);
 #endif
 #ifdef FP_HAVE_VALGRIND
-    VALGRIND_MAKE_MEM_NOACCESS(s->mem, n);
+    VALGRIND_MAKE_MEM_NOACCESS(p, n);
 #endif
 }
 
 void fp_unpoison(fp_pool *pool, fp_slot *s)
 {
-    size_t n = pool->layout.alloc_size;
+    uint8_t *p = s->mem + pool->layout.offset[0];
+    size_t n = pool->layout.alloc_size - pool->layout.offset[0];
 #ifdef FP_ASAN
-    ASAN_UNPOISON_MEMORY_REGION(s->mem, n);
+    ASAN_UNPOISON_MEMORY_REGION(p, n);
 #endif
 #ifdef FP_HAVE_VALGRIND
-    VALGRIND_MAKE_MEM_DEFINED(s->mem, n);
+    VALGRIND_MAKE_MEM_DEFINED(p, n);
 #endif
     /* Without a sanitizer, a changed pattern is the evidence of a write after
      * release. Checking costs a pass over the frame; POISON is a debug mode. */
     bool bad = false;
     for (size_t i = 0; i < n && !bad; i++)
-        bad = s->mem[i] != POISON_BYTE;
+        bad = p[i] != POISON_BYTE;
     if (bad) {
         const char *f = atomic_load_explicit(&s->rel_file, RLX);
         fp_log(pool, FP_LOG_ERROR, "frame memory was written after release (last released at %s:%d)",

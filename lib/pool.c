@@ -197,6 +197,7 @@ void fp_pool_config_default(fp_pool_config *cfg)
     memset(cfg, 0, sizeof(*cfg));
     cfg->align = 64;
     cfg->log_level = FP_LOG_WARN;
+    cfg->get_buffer_timeout_us = 100000;
 }
 
 static bool all_zero(const uint8_t *p, size_t n)
@@ -236,6 +237,11 @@ static int validate(const fp_pool_config *cfg, fp_layout *layout, bool explicit_
     if (cfg->log_level < FP_LOG_ERROR || cfg->log_level > FP_LOG_DEBUG) {
         fp_log_cfg(cfg, FP_LOG_ERROR, "invalid config: log_level %d is outside %d..%d", cfg->log_level,
                    FP_LOG_ERROR, FP_LOG_DEBUG);
+        return FP_ERR(EINVAL);
+    }
+    if (cfg->get_buffer_timeout_us < FP_WAIT_FOREVER) {
+        fp_log_cfg(cfg, FP_LOG_ERROR, "invalid config: get_buffer_timeout_us %lld is negative",
+                   (long long)cfg->get_buffer_timeout_us);
         return FP_ERR(EINVAL);
     }
     if (!all_zero(cfg->reserved, sizeof(cfg->reserved))) {
@@ -398,6 +404,7 @@ int fp_pool_create_ex(fp_pool **out, const fp_pool_params *params)
     pool->log_opaque = cfg->log_opaque;
     pool->log_level = cfg->log_level;
     pool->min_frames = cfg->min_frames;
+    pool->get_buffer_timeout_us = cfg->get_buffer_timeout_us;
     pool->width = cfg->width;
     pool->height = cfg->height;
     pool->format = cfg->format;
@@ -662,7 +669,7 @@ static void acquire_flags(fp_pool *pool, fp_slot *s)
     if (pool->flags & FP_POOL_POISON)
         fp_unpoison(pool, s);
     if (pool->flags & FP_POOL_ZERO)
-        memset(s->mem, 0, pool->layout.size);
+        memset(s->mem + pool->layout.offset[0], 0, pool->layout.size - pool->layout.offset[0]);
 }
 
 int fp_pool_acquire_at(fp_pool *pool, int64_t timeout_us, fp_frame **out, const char *file, int line,

@@ -58,6 +58,7 @@ int fp_pool_get_stats(fp_pool *pool, fp_pool_stats *st)
     st->wait_ns_max = atomic_load_explicit(&pool->wait_ns_max, RLX);
     st->misuse = atomic_load_explicit(&pool->misuse, RLX);
     st->alloc_failures = atomic_load_explicit(&pool->alloc_failures, RLX);
+    st->get_buffer_fallbacks = atomic_load_explicit(&pool->get_buffer_fallbacks, RLX);
     st->frame_bytes = pool->layout.alloc_size;
     st->reserved_bytes = (uint64_t)allocated * pool->layout.alloc_size +
                          (uint64_t)pool->capacity * FP_SLOT_SIZE + sizeof(*pool);

@@ -124,7 +124,8 @@ typedef struct fp_pool_config {
     fp_log_cb log;           ///< log sink; NULL = stderr
     void *log_opaque;        ///< passed to log
     int log_level;           ///< most verbose level passed to log; default FP_LOG_WARN
-    uint8_t reserved[64];    ///< must stay zero
+    int64_t get_buffer_timeout_us; ///< how long fp_av_get_buffer2() waits for a frame; default 100000 (100 ms)
+    uint8_t reserved[56];    ///< must stay zero
 } fp_pool_config;
 
 /**
