@@ -17,6 +17,8 @@
 #define FP_LIKELY(x) __builtin_expect(!!(x), 1)
 #define FP_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define FP_PRINTF(a, b) __attribute__((format(printf, a, b)))
+/* Slow paths kept out of line so the hot paths stay small. */
+#define FP_COLD __attribute__((noinline, cold))
 
 #define RLX memory_order_relaxed
 #define ACQ memory_order_acquire
@@ -282,7 +284,7 @@ static inline uint64_t fp_track_acquire(fp_slot *s, uint64_t seq, const char *fi
     return now;
 }
 /* Scans for stale frames when due at `now` (called after acquires). */
-FP_HIDDEN void fp_watchdog_tick(fp_pool *pool, uint64_t now);
+FP_HIDDEN FP_COLD void fp_watchdog_tick(fp_pool *pool, uint64_t now);
 FP_HIDDEN int fp_watchdog_scan(fp_pool *pool);
 static inline void fp_track_release(fp_slot *s, const char *file, int line, const char *func)
 {

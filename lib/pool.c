@@ -113,7 +113,7 @@ static void freelist_put_out(fp_pool *pool)
 }
 
 /* After a push that saw W or O in the head it replaced. */
-static void push_slow(fp_pool *pool, uint64_t h, uint64_t nh)
+FP_COLD static void push_slow(fp_pool *pool, uint64_t h, uint64_t nh)
 {
     if (h & H_W) {
         /* The push kept its out count, so the pool outlives the wake-up. */
@@ -533,16 +533,13 @@ void fp_pool_note_misuse(fp_pool *pool)
 /* ------------------------------------------------------------------------- */
 /* Acquire                                                                   */
 
-static inline void update_peak(fp_pool *pool, uint64_t nh)
+/* out can exceed capacity by the pushes that keep their count while they
+ * wake a waiter. Waiters exist only after the pool was found exhausted with
+ * every slot backed, i.e. once out reached capacity, so clamping is exact. */
+FP_COLD static void update_peak(fp_pool *pool, uint64_t nh)
 {
-    /* out can exceed capacity by the pushes that keep their count while they
-     * wake a waiter. Waiters exist only after the pool was found exhausted
-     * with every slot backed, i.e. once out reached capacity, so clamping is
-     * exact. */
     uint32_t out = H_OUT(nh);
     uint32_t peak = atomic_load_explicit(&pool->peak_out, RLX);
-    if (FP_LIKELY(out <= peak))
-        return;
     if (out > pool->capacity)
         out = pool->capacity;
     while (out > peak && !atomic_compare_exchange_weak_explicit(&pool->peak_out, &peak, out, RLX, RLX))
@@ -574,7 +571,7 @@ static void wait_until(fp_pool *pool, uint64_t deadline)
 
 /* The pool was empty (or closed) when we looked: grow, wait or fail, under
  * the lock. On success returns the slot and the head after taking it. */
-static int acquire_slow(fp_pool *pool, int64_t timeout_us, fp_slot **got, uint64_t *nh)
+FP_COLD static int acquire_slow(fp_pool *pool, int64_t timeout_us, fp_slot **got, uint64_t *nh)
 {
     int ret;
     bool waiting = false;
@@ -650,7 +647,7 @@ static int acquire_slow(fp_pool *pool, int64_t timeout_us, fp_slot **got, uint64
     return ret;
 }
 
-static int acquire_bad_args(fp_pool *pool, int64_t timeout_us, fp_frame **out, const char *file, int line)
+FP_COLD static int acquire_bad_args(fp_pool *pool, int64_t timeout_us, fp_frame **out, const char *file, int line)
 {
     (void)timeout_us;
     if (out)
@@ -664,7 +661,7 @@ static int acquire_bad_args(fp_pool *pool, int64_t timeout_us, fp_frame **out, c
 }
 
 /* Poisoning, zeroing: flags that make the frame cost more than the hot path. */
-static void acquire_flags(fp_pool *pool, fp_slot *s)
+FP_COLD static void acquire_flags(fp_pool *pool, fp_slot *s)
 {
     if (pool->flags & FP_POOL_POISON)
         fp_unpoison(pool, s);
@@ -672,22 +669,12 @@ static void acquire_flags(fp_pool *pool, fp_slot *s)
         memset(s->mem + pool->layout.offset[0], 0, pool->layout.size - pool->layout.offset[0]);
 }
 
-int fp_pool_acquire_at(fp_pool *pool, int64_t timeout_us, fp_frame **out, const char *file, int line,
-                       const char *func)
+/* Hands a slot just taken from the free list (head now `nh`) to the caller. */
+static inline __attribute__((always_inline)) int hand_out(fp_pool *pool, fp_slot *s, uint64_t nh, fp_frame **out,
+                                                          const char *file, int line, const char *func)
 {
-    if (FP_UNLIKELY(!out || !pool || timeout_us < FP_WAIT_FOREVER))
-        return acquire_bad_args(pool, timeout_us, out, file, line);
-
-    uint64_t nh;
-    fp_slot *s = NULL;
-    if (FP_UNLIKELY(atomic_load_explicit(&pool->closed, RLX)) || FP_UNLIKELY(!(s = freelist_pop(pool, &nh)))) {
-        int ret = acquire_slow(pool, timeout_us, &s, &nh);
-        if (ret < 0) {
-            *out = NULL;
-            return ret;
-        }
-    }
-    update_peak(pool, nh);
+    if (FP_UNLIKELY(H_OUT(nh) > atomic_load_explicit(&pool->peak_out, RLX)))
+        update_peak(pool, nh);
     atomic_store_explicit(&s->refs, 1, RLX);
     if (FP_LIKELY(pool->track)) {
         uint64_t now = fp_track_acquire(s, fp_pool_seq_of_tag(pool, H_TAG(nh)), file, line, func);
@@ -701,6 +688,40 @@ int fp_pool_acquire_at(fp_pool *pool, int64_t timeout_us, fp_frame **out, const 
     atomic_store_explicit(&s->gen, atomic_load_explicit(&s->gen, RLX) + 1, REL);
     *out = &s->frame;
     return 0;
+}
+
+FP_COLD static int acquire_slow_path(fp_pool *pool, int64_t timeout_us, fp_frame **out, const char *file,
+                                     int line, const char *func)
+{
+    fp_slot *s = NULL;
+    uint64_t nh = 0;
+    int ret = acquire_slow(pool, timeout_us, &s, &nh);
+    if (ret < 0) {
+        *out = NULL;
+        return ret;
+    }
+    return hand_out(pool, s, nh, out, file, line, func);
+}
+
+int fp_pool_acquire_at(fp_pool *pool, int64_t timeout_us, fp_frame **out, const char *file, int line,
+                       const char *func)
+{
+    if (FP_UNLIKELY(!out || !pool || timeout_us < FP_WAIT_FOREVER))
+        return acquire_bad_args(pool, timeout_us, out, file, line);
+    if (FP_UNLIKELY(atomic_load_explicit(&pool->closed, RLX)))
+        return acquire_slow_path(pool, timeout_us, out, file, line, func);
+    /* The pop of freelist_pop(), inline: the fast path is this loop. */
+    uint64_t h = atomic_load_explicit(&pool->head, ACQ), nh;
+    fp_slot *s;
+    do {
+        if (FP_UNLIKELY(H_IDX(h) == FP_NIL))
+            return acquire_slow_path(pool, timeout_us, out, file, line, func);
+        s = fp_slot_at(pool->slots, H_IDX(h));
+        nh = H_POP(h, atomic_load_explicit(&s->next, RLX));
+    } while (!atomic_compare_exchange_weak_explicit(&pool->head, &h, nh, ACQ, ACQ));
+    if (FP_UNLIKELY(H_HINT_DUE(nh)))
+        note_tag(pool, H_TAG(nh));
+    return hand_out(pool, s, nh, out, file, line, func);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -781,7 +802,7 @@ void fp_pool_release_slot(fp_pool *pool, fp_slot *s)
     pthread_mutex_unlock(&pool->lock);
 }
 
-static void foreign(const fp_frame *f, const char *what, const char *file, int line, const char *func)
+FP_COLD static void foreign(const fp_frame *f, const char *what, const char *file, int line, const char *func)
 {
     fp_misuse_global_inc();
     fp_log_cfg(NULL, FP_LOG_ERROR, "%s of %p at %s:%d in %s(): not a frame of any framepool pool", what,
@@ -807,7 +828,7 @@ fp_frame *fp_frame_ref(fp_frame *frame)
     return frame;
 }
 
-static int double_release(fp_slot *s, const char *file, int line, const char *func)
+FP_COLD static int double_release(fp_slot *s, const char *file, int line, const char *func)
 {
     fp_track_double_release(s, file, line, func);
     fp_pool_note_misuse(s->pool);
