@@ -117,7 +117,7 @@ static int av_layout(enum AVPixelFormat fmt, int w, int h, int align, fp_layout 
         *why = "frame size overflows";
         return FP_ERR(EOVERFLOW);
     }
-    size_t off = AV_HEADER;
+    size_t off = align_up(AV_HEADER, (size_t)align); /* planes aligned even after the header */
     for (int i = 0; i < 4 && sizes[i]; i++) {
         if (l[i] > INT32_MAX || sizes[i] > SIZE_MAX / 2 - off) {
             *why = "frame size overflows";
@@ -156,8 +156,10 @@ int fp_av_pool_create(fp_pool **out, enum AVPixelFormat fmt, int width, int heig
         return FP_ERR(EINVAL);
     }
     if ((cfg.width && cfg.width != width) || (cfg.height && cfg.height != height)) {
-        fp_log_cfg(&cfg, FP_LOG_ERROR, "fp_av_pool_create: cfg geometry %dx%d conflicts with %dx%d", cfg.width,
-                   cfg.height, width, height);
+        int bad_w = cfg.width && cfg.width != width;
+        fp_log_cfg(&cfg, FP_LOG_ERROR, "fp_av_pool_create: cfg.%s %d conflicts with the %s argument %d",
+                   bad_w ? "width" : "height", bad_w ? cfg.width : cfg.height, bad_w ? "width" : "height",
+                   bad_w ? width : height);
         return FP_ERR(EINVAL);
     }
     if (cfg.buffer_size) {
@@ -387,7 +389,11 @@ int fp_av_get_buffer2(AVCodecContext *avctx, AVFrame *frame, int flags)
 
 fp_frame *fp_av_frame_pool_frame(const AVFrame *frame)
 {
-    if (!frame || !frame->buf[0] || frame->buf[0]->size < sizeof(av_header))
+    if (!frame || !frame->buf[0] || frame->buf[0]->size < sizeof(av_header) || frame->hw_frames_ctx)
+        return NULL;
+    /* Hardware frames' buffers may hold device memory: never read them. */
+    const AVPixFmtDescriptor *d = av_pix_fmt_desc_get((enum AVPixelFormat)frame->format);
+    if (!d || (d->flags & AV_PIX_FMT_FLAG_HWACCEL))
         return NULL;
     av_header h;
     memcpy(&h, frame->buf[0]->data, sizeof(h));

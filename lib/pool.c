@@ -680,6 +680,12 @@ static inline __attribute__((always_inline)) int hand_out(fp_pool *pool, fp_slot
         uint64_t now = fp_track_acquire(s, fp_pool_seq_of_tag(pool, H_TAG(nh)), file, line, func);
         if (FP_UNLIKELY(now >= atomic_load_explicit(&pool->watchdog_next, RLX)))
             fp_watchdog_tick(pool, now);
+    } else {
+        /* Untracked: no site or time, but the sequence (checkpoints), the
+         * long-lived mark and the tag are per acquisition all the same. */
+        atomic_store_explicit(&s->seq, fp_pool_seq_of_tag(pool, H_TAG(nh)), RLX);
+        atomic_store_explicit(&s->marks, 0, RLX);
+        atomic_store_explicit(&s->tag[0], 0, RLX);
     }
     if (FP_UNLIKELY(pool->flags & (FP_POOL_ZERO | FP_POOL_POISON)))
         acquire_flags(pool, s);
@@ -740,19 +746,32 @@ void fp_pool_return_slot(fp_pool *pool, fp_slot *s)
     return_slot(pool, s);
 }
 
-/* Pushes a deferred slot that became free, with the lock held: its out count
- * goes (the caller holds a reference, so this never frees the pool) and the
- * caller wakes waiters. */
-static void return_deferred_locked(fp_pool *pool, fp_slot *s)
+/* Pushes a deferred slot that became free, with the lock held; the caller
+ * wakes waiters. Refuses (false) when it would return the last slot of a pool
+ * nobody holds any more: a sweep may run inside a registry walk, which must
+ * not free the pool under its own feet. Such a pool keeps its memory and is
+ * reported as leaked, as when a runtime never unlocks. */
+static bool return_deferred_locked(fp_pool *pool, fp_slot *s)
 {
-    atomic_store_explicit(&s->gen, atomic_load_explicit(&s->gen, RLX) + 1, REL);
+    /* The slot must look idle (and be poisoned) before it is visible in the
+     * stack. Stats readers hold the lock we hold, so undoing this on refusal
+     * is invisible to them. */
+    uint64_t g = atomic_load_explicit(&s->gen, RLX);
+    atomic_store_explicit(&s->gen, g + 1, REL);
     if (FP_UNLIKELY(pool->flags & FP_POOL_POISON))
         fp_poison(pool, s);
     uint64_t h = atomic_load_explicit(&pool->head, RLX), nh;
     do {
+        if ((h & H_O) && H_OUT(h) == 1) {
+            if (FP_UNLIKELY(pool->flags & FP_POOL_POISON))
+                fp_unpoison(pool, s);
+            atomic_store_explicit(&s->gen, g, REL);
+            return false;
+        }
         atomic_store_explicit(&s->next, H_IDX(h), RLX);
         nh = ((h & ~(uint64_t)0xFFFF) | s->idx) - H_OUT_ONE;
     } while (!atomic_compare_exchange_weak_explicit(&pool->head, &h, nh, ACQREL, RLX));
+    return true;
 }
 
 static int sweep_locked(fp_pool *pool)
@@ -761,12 +780,13 @@ static int sweep_locked(fp_pool *pool)
     uint32_t *link = &pool->pending;
     while (*link != FP_NIL) {
         fp_slot *s = fp_slot_at(pool->slots, *link);
-        if (pool->ops->can_return(pool, s)) {
-            *link = atomic_load_explicit(&s->next, RLX);
+        uint32_t next = atomic_load_explicit(&s->next, RLX);
+        if (pool->ops->can_return(pool, s) && return_deferred_locked(pool, s)) {
+            *link = next;
             atomic_fetch_sub_explicit(&pool->npending, 1, RLX);
-            return_deferred_locked(pool, s);
             n++;
         } else {
+            atomic_store_explicit(&s->next, next, RLX); /* a refused return may have changed it */
             link = (uint32_t *)&s->next; /* guarded by the lock while pending */
         }
     }

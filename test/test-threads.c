@@ -8,7 +8,9 @@
  * longjmps, which is undefined from another thread): they record failures with
  * T_CHECK and the main thread asserts there were none after pthread_join.
  */
-#define _GNU_SOURCE
+#ifndef _GNU_SOURCE
+# define _GNU_SOURCE /* syscall() */
+#endif
 
 #include <pthread.h>
 #include <sched.h>
@@ -512,8 +514,17 @@ typedef struct pingpong {
     fp_frame *q[4];
     uint64_t stamps[4];
     int head, len;
+    bool producer_done;
     uint64_t received;
 } pingpong;
+
+static void pp_producer_done(pingpong *p)
+{
+    pthread_mutex_lock(&p->lock);
+    p->producer_done = true;
+    pthread_cond_broadcast(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+}
 
 static void *pp_producer(void *arg)
 {
@@ -523,7 +534,7 @@ static void *pp_producer(void *arg)
         int ret = fp_pool_acquire(p->pool, FP_WAIT_FOREVER, &f);
         T_CHECK(ret == 0 && f, "producer acquire: %d (%s)", ret, fp_strerror(ret));
         if (ret)
-            return NULL;
+            break;
         uint64_t stamp = 0xC0FFEE0000000000ull + (uint64_t)i;
         stamp_write(f, stamp);
         pthread_mutex_lock(&p->lock);
@@ -535,6 +546,7 @@ static void *pp_producer(void *arg)
         pthread_cond_broadcast(&p->cond);
         pthread_mutex_unlock(&p->lock);
     }
+    pp_producer_done(p);
     return NULL;
 }
 
@@ -543,8 +555,12 @@ static void *pp_consumer(void *arg)
     pingpong *p = arg;
     for (long i = 0; i < p->n; i++) {
         pthread_mutex_lock(&p->lock);
-        while (p->len == 0)
+        while (p->len == 0 && !p->producer_done)
             pthread_cond_wait(&p->cond, &p->lock);
+        if (p->len == 0) { /* the producer gave up: it logged why */
+            pthread_mutex_unlock(&p->lock);
+            break;
+        }
         fp_frame *f = p->q[p->head];
         uint64_t stamp = p->stamps[p->head];
         p->head = (p->head + 1) % 4;

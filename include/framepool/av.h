@@ -41,6 +41,9 @@ struct AVCodecContext;
  * (more if cfg->align asks), 64 bytes of tail padding — so the frames also
  * suit fp_av_get_buffer2() and SIMD.
  *
+ * @param out receives the pool (holding one reference) on success, NULL on failure
+ * @param fmt pixel format of every frame
+ * @param width,height frame size in pixels, 1..FP_MAX_DIMENSION
  * @param cfg settings, or NULL for defaults (max_frames then 16). Its
  *        `format`, `width`, `height` and `buffer_size` must be zero or agree
  *        with the arguments (FP_FMT_NONE/0 means "take the arguments").
@@ -57,12 +60,19 @@ FP_API int fp_av_pool_create(fp_pool **out, enum AVPixelFormat fmt, int width, i
  * returns when the last reference to its buffer is dropped. Use the
  * fp_av_acquire() macro, which records the call site.
  *
+ * @param pool a pool made by fp_av_pool_create()
+ * @param timeout_us as for fp_pool_acquire(): 0 never waits, FP_WAIT_FOREVER
+ *                   waits until a frame returns or the pool closes
+ * @param out receives the new AVFrame
+ * @param file,line,func the call site, kept for reports (the macro passes
+ *                   `__FILE__`, `__LINE__` and `__func__`)
  * @return 0; the fp_pool_acquire() errors (EAGAIN, ETIMEDOUT, ESHUTDOWN,
  *         ENOMEM, EINVAL); FP_ERR(EINVAL) also for a pool not made by
  *         fp_av_pool_create(). `*out` is NULL on failure.
  */
 FP_API int fp_av_acquire_at(fp_pool *pool, int64_t timeout_us, AVFrame **out, const char *file, int line,
                             const char *func);
+/** fp_av_acquire_at() with the caller's file, line and function as the acquire site. */
 #define fp_av_acquire(pool, timeout_us, out) \
     fp_av_acquire_at((pool), (timeout_us), (out), __FILE__, __LINE__, __func__)
 
@@ -73,11 +83,18 @@ FP_API int fp_av_acquire_at(fp_pool *pool, int64_t timeout_us, AVFrame **out, co
  * buffers yet. Use the fp_av_frame_get_buffer() macro, which records the call
  * site.
  *
+ * @param pool a pool made by fp_av_pool_create()
+ * @param frame the caller's AVFrame with `format`, `width` and `height` set;
+ *              on success its `buf[0]`, `data` and `linesize` are set
+ * @param timeout_us as for fp_pool_acquire()
+ * @param file,line,func the call site, kept for reports (the macro passes
+ *                   `__FILE__`, `__LINE__` and `__func__`)
  * @return 0; FP_ERR(EINVAL) on a mismatch (logged with both geometries) or a
  *         frame that already has buffers; the fp_pool_acquire() errors
  */
 FP_API int fp_av_frame_get_buffer_at(fp_pool *pool, AVFrame *frame, int64_t timeout_us, const char *file,
                                      int line, const char *func);
+/** fp_av_frame_get_buffer_at() with the caller's file, line and function as the acquire site. */
 #define fp_av_frame_get_buffer(pool, frame, timeout_us) \
     fp_av_frame_get_buffer_at((pool), (frame), (timeout_us), __FILE__, __LINE__, __func__)
 
@@ -101,29 +118,54 @@ FP_API int fp_av_frame_get_buffer_at(fp_pool *pool, AVFrame *frame, int64_t time
  * different. Size the pool for the decoder's delay plus the frames the
  * application holds (see doc/guide.md).
  *
- * @return 0 or a negative AVERROR
+ * @param avctx the decoder; `avctx->opaque` must be a pool made by fp_av_pool_create()
+ * @param frame the frame the decoder wants a buffer for
+ * @param flags AV_GET_BUFFER_FLAG_* from the decoder
+ * @return 0 or a negative AVERROR: AVERROR(ENOBUFS) pool exhausted for
+ *         get_buffer_timeout_us; AVERROR(ESHUTDOWN) pool closed;
+ *         AVERROR(EINVAL) NULL arguments or `opaque` not an AV pool;
+ *         AVERROR(ENOSYS) libavcodec's functions not found in the process;
+ *         AVERROR(ENOMEM); or the error of avcodec_default_get_buffer2() on a fallback
  */
 FP_API int fp_av_get_buffer2(struct AVCodecContext *avctx, AVFrame *frame, int flags);
 
 /**
+ * Finds the pool frame behind an AVFrame (for fp_frame_set_long_lived(),
+ * fp_frame_refcount(), ...).
+ * @param frame any AVFrame
  * @return the pool frame behind `frame` (its buf[0]), or NULL when the frame
  *         does not hold a buffer from a framepool AV pool
  */
 FP_API fp_frame *fp_av_frame_pool_frame(const AVFrame *frame);
 
-/** @return 1 when `frame` holds a buffer from `pool`, else 0 */
+/**
+ * Tells whether an AVFrame's buffer comes from a given pool (decoders may
+ * fall back to their own buffers).
+ * @param pool  the pool
+ * @param frame any AVFrame
+ * @return 1 when `frame` holds a buffer from `pool`, else 0
+ */
 FP_API int fp_av_frame_is_from(const fp_pool *pool, const AVFrame *frame);
 
 /**
  * Labels the pool frame behind `frame` for reports (see fp_frame_set_tag()).
+ * @param frame an AVFrame holding a pool buffer
+ * @param tag   the label (copied, up to 31 bytes), or NULL to clear it
  * @return 0, or FP_ERR(EINVAL) when the frame holds no pool buffer
  */
 FP_API int fp_av_frame_set_tag(AVFrame *frame, const char *tag);
 
-/** @return the AVPixelFormat of a pool made by fp_av_pool_create(), else AV_PIX_FMT_NONE */
+/**
+ * The pixel format an AV pool was created with.
+ * @param pool the pool
+ * @return the AVPixelFormat of a pool made by fp_av_pool_create(), else AV_PIX_FMT_NONE
+ */
 FP_API enum AVPixelFormat fp_av_pool_format(const fp_pool *pool);
 
-/** Cleanup function behind FP_AUTO_AVFRAME: av_frame_free(). */
+/**
+ * Cleanup function behind FP_AUTO_AVFRAME: av_frame_free().
+ * @param frame the variable going out of scope
+ */
 FP_API void fp_av_frame_autorelease(AVFrame **frame);
 
 #if defined(__GNUC__) || defined(__clang__)

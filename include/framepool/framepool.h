@@ -196,19 +196,34 @@ typedef struct fp_live_frame {
 /** Callback for fp_pool_foreach_live(); return non-zero to stop the iteration. */
 typedef int (*fp_live_cb)(const fp_live_frame *live, void *ud);
 
-/** Returns the run-time library version, as FP_VERSION_INT(). */
+/**
+ * Returns the version of the library loaded at run time (compare with
+ * FP_VERSION, the version of the headers).
+ * @return the version packed as FP_VERSION_INT()
+ */
 FP_API unsigned fp_version(void);
 
-/** Returns a static description of a framepool error code (or of any negative errno). */
+/**
+ * Describes an error code.
+ * @param err a framepool error code, or any negative errno
+ * @return a description, never NULL (static for framepool's own codes;
+ *         "unknown error" for values that are not error codes)
+ */
 FP_API const char *fp_strerror(int err);
 
 /**
- * Number of releases of frames that belong to no pool (foreign pointers), for
- * the whole process; such misuse has no pool to be counted on.
+ * Counts releases of pointers that belong to no pool (foreign frames), for the
+ * whole process: such misuse has no pool to be counted on.
+ * @return the number of such releases since the process started
  */
 FP_API uint64_t fp_misuse_count(void);
 
-/** Fills `cfg` with defaults: align 64, min_frames 0, max_frames 0 (must be set), log level WARN. */
+/**
+ * Fills `cfg` with defaults: align 64, min_frames 0, max_frames 0 (must be
+ * set), log level FP_LOG_WARN, get_buffer_timeout_us 100000, everything else
+ * zero or NULL.
+ * @param cfg the settings to initialize; NULL is ignored
+ */
 FP_API void fp_pool_config_default(fp_pool_config *cfg);
 
 /**
@@ -227,8 +242,13 @@ FP_API int fp_pool_create(fp_pool **out, const fp_pool_config *cfg);
  * Takes a frame with reference count 1. Use the fp_pool_acquire() macro, which
  * records the call site.
  *
+ * @param pool the pool
  * @param timeout_us 0: never wait; FP_WAIT_FOREVER: wait for a frame or close;
  *                   > 0: wait at most that many microseconds
+ * @param out receives the frame on success, NULL on failure
+ * @param file,line,func the call site, kept for reports (the macro passes
+ *                   `__FILE__`, `__LINE__` and `__func__`; the strings must
+ *                   outlive the frame, as literals do)
  * @return 0;
  *         FP_ERR(EAGAIN) pool exhausted and timeout_us == 0;
  *         FP_ERR(ETIMEDOUT) no frame came back in time;
@@ -238,11 +258,13 @@ FP_API int fp_pool_create(fp_pool **out, const fp_pool_config *cfg);
  */
 FP_API int fp_pool_acquire_at(fp_pool *pool, int64_t timeout_us, fp_frame **out,
                               const char *file, int line, const char *func);
+/** fp_pool_acquire_at() with the caller's file, line and function as the acquire site. */
 #define fp_pool_acquire(pool, timeout_us, out) \
     fp_pool_acquire_at((pool), (timeout_us), (out), __FILE__, __LINE__, __func__)
 
 /**
  * Adds a reference to a live frame.
+ * @param frame a frame the caller holds a reference to
  * @return `frame`, or NULL when `frame` is NULL, not a pool frame, or not live
  *         (the misuse is logged and counted)
  */
@@ -253,6 +275,9 @@ FP_API fp_frame *fp_frame_ref(fp_frame *frame);
  * frame returns to its pool. Use the fp_frame_unref() macro, which records the
  * release site.
  *
+ * @param frame the caller's variable holding the reference; set to NULL
+ * @param file,line,func the release site, kept for double-release reports
+ *                   (the macro passes `__FILE__`, `__LINE__` and `__func__`)
  * @return 0 (also for `frame == NULL` or `*frame == NULL`);
  *         FP_ERR(EALREADY) the frame had no references left (double release;
  *         the log names the acquire site and both release sites);
@@ -260,33 +285,53 @@ FP_API fp_frame *fp_frame_ref(fp_frame *frame);
  *         In both error cases nothing in any pool is changed except the misuse counters.
  */
 FP_API int fp_frame_unref_at(fp_frame **frame, const char *file, int line, const char *func);
+/** fp_frame_unref_at() with the caller's file, line and function as the release site. */
 #define fp_frame_unref(frame) fp_frame_unref_at((frame), __FILE__, __LINE__, __func__)
 
-/** @return the frame's reference count, or FP_ERR(EINVAL) for NULL or a foreign pointer */
+/**
+ * Reads a frame's reference count.
+ * @param frame a pool frame
+ * @return the count, or FP_ERR(EINVAL) for NULL or a foreign pointer
+ */
 FP_API int fp_frame_refcount(const fp_frame *frame);
 
-/** @return 1 when the caller holds the only reference, 0 otherwise (also for NULL or foreign) */
+/**
+ * Tells whether the pixels may be written: the caller holds the only reference.
+ * @param frame a pool frame
+ * @return 1 when the reference count is 1, 0 otherwise (also for NULL or a
+ *         foreign pointer)
+ */
 FP_API int fp_frame_is_writable(const fp_frame *frame);
 
 /**
  * Labels a live frame for reports ("stream-7"). The string is copied (up to 31
  * bytes); NULL clears the tag. The tag is cleared when the frame returns.
+ * @param frame a live pool frame; NULL or a foreign pointer is ignored
+ * @param tag   the label, or NULL
  */
 FP_API void fp_frame_set_tag(fp_frame *frame, const char *tag);
 
 /**
  * Closes the pool: every waiter wakes with FP_ERR(ESHUTDOWN) and later
  * acquires fail with it. Live frames stay valid and return as usual. Idempotent.
+ * @param pool the pool; NULL is ignored
  */
 FP_API void fp_pool_close(fp_pool *pool);
 
-/** Adds an application reference. @return `pool` (NULL stays NULL) */
+/**
+ * Adds an application reference.
+ * @param pool a pool the caller holds a reference to
+ * @return `pool`; NULL for NULL, and for a pool whose last application
+ *         reference was already dropped (logged, counted as misuse)
+ */
 FP_API fp_pool *fp_pool_ref(fp_pool *pool);
 
 /**
  * Drops an application reference and sets `*pool` to NULL. The last one closes
  * the pool; the memory is freed once its last frame returns too. Dropping the
  * last reference while frames are live logs a leak report; it never blocks.
+ * @param pool the caller's variable holding the reference; set to NULL.
+ *             NULL and `*pool == NULL` are ignored
  */
 FP_API void fp_pool_unref(fp_pool **pool);
 
@@ -299,6 +344,10 @@ FP_API void fp_pool_unref(fp_pool **pool);
  * snapshots. Under concurrency the snapshot is a per-frame consistent view (each
  * frame is counted in one state), not a stop-the-world instant.
  *
+ * The call also runs the watchdog scan (fp_pool_set_watchdog()).
+ *
+ * @param pool  the pool
+ * @param stats receives the snapshot
  * @return 0, or FP_ERR(EINVAL) for NULL arguments
  */
 FP_API int fp_pool_get_stats(fp_pool *pool, fp_pool_stats *stats);
@@ -307,23 +356,40 @@ FP_API int fp_pool_get_stats(fp_pool *pool, fp_pool_stats *stats);
  * Calls `cb` for every live frame, oldest acquire first. The callback must not
  * call into the same pool. Frames acquired or released during the walk may or
  * may not be reported.
- * @return 0, the callback's non-zero value if it stopped the walk, or FP_ERR(EINVAL)
+ * @param pool the pool
+ * @param cb   called once per live frame, on the calling thread
+ * @param ud   passed to `cb`
+ * @return 0, the callback's non-zero value if it stopped the walk,
+ *         FP_ERR(EINVAL) for a NULL pool or callback, or FP_ERR(ENOMEM)
  */
 FP_API int fp_pool_foreach_live(fp_pool *pool, fp_live_cb cb, void *ud);
 
 /**
  * Returns a checkpoint: frames acquired after this call have a larger
  * fp_live_frame::seq. Pair with fp_pool_foreach_live_since() to list what a
- * request, session or loop iteration took and still holds. 0 for NULL.
+ * request, session or loop iteration took and still holds.
+ * @param pool the pool
+ * @return the checkpoint: frames acquired later have a larger
+ *         fp_live_frame::seq; 0 for NULL
  */
 FP_API uint64_t fp_pool_checkpoint(fp_pool *pool);
 
-/** Like fp_pool_foreach_live(), restricted to frames acquired after `checkpoint`. */
+/**
+ * Like fp_pool_foreach_live(), restricted to frames acquired after `checkpoint`.
+ * @param pool       the pool
+ * @param checkpoint a value from fp_pool_checkpoint(); 0 lists every live frame
+ * @param cb         called once per matching live frame, oldest first
+ * @param ud         passed to `cb`
+ * @return 0, the callback's non-zero value if it stopped the walk,
+ *         FP_ERR(EINVAL) for a NULL pool or callback, or FP_ERR(ENOMEM)
+ */
 FP_API int fp_pool_foreach_live_since(fp_pool *pool, uint64_t checkpoint, fp_live_cb cb, void *ud);
 
 /**
  * Writes a human-readable report: the stats, then the live frames grouped by
  * acquire site (count, oldest age), oldest site first.
+ * @param pool the pool
+ * @param out  where to write, e.g. stderr
  * @return 0, FP_ERR(EINVAL) for NULL arguments, FP_ERR(EIO) when writing failed,
  *         FP_ERR(ENOMEM)
  */
@@ -331,14 +397,23 @@ FP_API int fp_pool_report(fp_pool *pool, FILE *out);
 
 /**
  * Frees idle frames above min_frames.
+ * @param pool the pool
  * @return the number of frames freed, or FP_ERR(EINVAL)
  */
 FP_API int fp_pool_trim(fp_pool *pool);
 
-/** @return the pool's name (valid while the pool lives), "" for NULL */
+/**
+ * The name given in fp_pool_config::name.
+ * @param pool the pool
+ * @return the name (valid while the pool lives), "" for NULL
+ */
 FP_API const char *fp_pool_name(const fp_pool *pool);
 
-/** @return the pool's process-unique id (also the `id` label of the exports), 0 for NULL */
+/**
+ * The pool's process-unique id, also the `id` label of the exports (names may repeat).
+ * @param pool the pool
+ * @return the id (ids start at 1), 0 for NULL
+ */
 FP_API uint64_t fp_pool_id(const fp_pool *pool);
 
 /**
@@ -346,6 +421,7 @@ FP_API uint64_t fp_pool_id(const fp_pool *pool);
  * picture, a logo overlay): it is left out of leak reports and the watchdog,
  * but still listed by fp_pool_foreach_live() and counted as live. Cleared when
  * the frame returns to the pool.
+ * @param frame a live pool frame
  * @return 0, or FP_ERR(EINVAL) for NULL or a foreign pointer
  */
 FP_API int fp_frame_set_long_lived(fp_frame *frame);
@@ -364,14 +440,19 @@ typedef void (*fp_watchdog_cb)(const fp_live_frame *live, void *ud);
  * The callback runs on the thread that made that call; it may call into the
  * pool (no lock is held) but must not release the frame it is given.
  *
+ * @param pool       the pool
  * @param max_age_us limit in microseconds; 0 turns the watchdog off
- * @return 0, or FP_ERR(EINVAL) for a NULL pool or a negative age
+ * @param cb         called once per stale frame; NULL logs a warning instead
+ * @param ud         passed to `cb`
+ * @return 0, or FP_ERR(EINVAL) for a NULL pool, a negative age, or a pool
+ *         created with FP_POOL_NO_TRACK (nothing to watch)
  */
 FP_API int fp_pool_set_watchdog(fp_pool *pool, int64_t max_age_us, fp_watchdog_cb cb, void *ud);
 
 /**
  * Runs the watchdog scan now. Call it from a timer if the pool may go a long
  * time without acquires.
+ * @param pool the pool
  * @return the number of frames newly reported, or FP_ERR(EINVAL)
  */
 FP_API int fp_pool_watchdog_check(fp_pool *pool);
@@ -385,12 +466,15 @@ FP_API int fp_pool_watchdog_check(fp_pool *pool);
 
 /**
  * Writes one pool as a JSON object: its stats and its live frames.
+ * @param pool the pool
+ * @param out  where to write
  * @return 0, FP_ERR(EINVAL), FP_ERR(ENOMEM) or FP_ERR(EIO)
  */
 FP_API int fp_pool_write_json(fp_pool *pool, FILE *out);
 
 /**
  * Writes every registered pool as `{"pools": [...], "foreign_releases": N}`.
+ * @param out where to write
  * @return 0, FP_ERR(EINVAL), FP_ERR(ENOMEM) or FP_ERR(EIO)
  */
 FP_API int fp_registry_write_json(FILE *out);
@@ -399,6 +483,7 @@ FP_API int fp_registry_write_json(FILE *out);
  * Writes every registered pool's stats in the Prometheus text exposition
  * format 0.0.4: metrics prefixed `framepool_`, base units, counters ending in
  * `_total`, labels `pool` (the name, escaped) and `id`.
+ * @param out where to write
  * @return 0, FP_ERR(EINVAL), FP_ERR(ENOMEM) or FP_ERR(EIO)
  */
 FP_API int fp_registry_write_prometheus(FILE *out);
@@ -415,7 +500,12 @@ FP_API int fp_registry_write_prometheus(FILE *out);
  * fp_frame_unref() / fp_scope_end() there (see doc/leaks.md).
  * @{ */
 
-/** Returns `*frame` and sets `*frame` to NULL: ownership leaves the variable. */
+/**
+ * Moves a reference out of a variable (typically an FP_AUTO_FRAME one, so that
+ * it is not released at scope exit).
+ * @param frame the variable; set to NULL
+ * @return the reference `*frame` held (NULL if none): the caller now owns it
+ */
 static inline fp_frame *fp_frame_steal(fp_frame **frame)
 {
     fp_frame *f = *frame;
@@ -423,7 +513,11 @@ static inline fp_frame *fp_frame_steal(fp_frame **frame)
     return f;
 }
 
-/** Cleanup function behind FP_AUTO_FRAME; records "FP_AUTO_FRAME" as the release site. */
+/**
+ * Cleanup function behind FP_AUTO_FRAME: fp_frame_unref() with
+ * "FP_AUTO_FRAME" as the release site.
+ * @param frame the variable going out of scope
+ */
 FP_API void fp_frame_autorelease(fp_frame **frame);
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -452,12 +546,20 @@ typedef struct fp_scope {
     fp_frame *inline_items[FP_SCOPE_INLINE]; ///< private
 } fp_scope;
 
-/** Starts an empty scope. Use the fp_scope_begin() macro, which records the site. */
+/**
+ * Starts an empty scope. Use the fp_scope_begin() macro, which records the site.
+ * @param scope the scope to initialize; NULL is ignored
+ * @param file,line,func the site, used as the release site of every reference
+ *              the scope releases
+ */
 FP_API void fp_scope_begin_at(fp_scope *scope, const char *file, int line, const char *func);
+/** fp_scope_begin_at() with the caller's file, line and function as the site. */
 #define fp_scope_begin(scope) fp_scope_begin_at((scope), __FILE__, __LINE__, __func__)
 
 /**
  * Moves the caller's reference into the scope.
+ * @param scope a begun scope (a zeroed one is begun on first use)
+ * @param frame the reference to hand over
  * @return 0; FP_ERR(ENOMEM) when the scope could not grow: the frame has then
  *         been released (so the caller can never leak it); FP_ERR(EINVAL) for a
  *         NULL scope or frame, or a foreign frame (not taken, not released)
@@ -467,6 +569,8 @@ FP_API int fp_scope_add(fp_scope *scope, fp_frame *frame);
 /**
  * Takes the most recently added occurrence of `frame` back out of the scope:
  * the caller owns that reference again.
+ * @param scope the scope
+ * @param frame the frame to take back
  * @return 0, FP_ERR(ENOENT) when the frame is not in the scope, FP_ERR(EINVAL) for NULL
  */
 FP_API int fp_scope_take(fp_scope *scope, fp_frame *frame);
@@ -475,6 +579,7 @@ FP_API int fp_scope_take(fp_scope *scope, fp_frame *frame);
  * Releases every reference in the scope (most recent first) and frees its
  * storage. The scope is empty afterwards and may be reused; calling it again
  * is a no-op. NULL-safe.
+ * @param scope the scope
  */
 FP_API void fp_scope_end(fp_scope *scope);
 

@@ -39,7 +39,7 @@
  *
  * `FrameInterface` of a pool surface (every function returns MFX_ERR_NULL_PTR
  * for a NULL surface or NULL output argument, and MFX_ERR_INVALID_HANDLE for a
- * surface that is not a live-able pool surface: no or a foreign
+ * surface that is not a pool surface: no or a foreign
  * `FrameInterface`, or a copy of a pool surface — counted as misuse):
  * - `AddRef`: MFX_ERR_NONE; MFX_ERR_UNDEFINED_BEHAVIOR when the count is 0
  *   (the surface was released: it is not revived; logged, counted as misuse).
@@ -127,6 +127,8 @@ FP_API int fp_vpl_pool_create(fp_pool **out, const mfxFrameInfo *info, const fp_
  * Use the result as fp_pool_config::max_frames (and as min_frames to allocate
  * everything up front).
  *
+ * @param request    what the component asked for
+ * @param app_frames frames the application holds at the same time, >= 0
  * @return the number of frames, >= 1;
  *         FP_ERR(EINVAL) for a NULL request, a negative `app_frames` or a total of 0;
  *         FP_ERR(ERANGE) when the total exceeds FP_MAX_FRAMES
@@ -136,6 +138,8 @@ FP_API int fp_vpl_frames_for_request(const mfxFrameAllocRequest *request, int ap
 /**
  * Copies the frame description of a pool's surfaces (with the rounded
  * `Width`/`Height`): what to put in the encoder's mfxVideoParam::mfx.FrameInfo.
+ * @param pool a pool made by fp_vpl_pool_create()
+ * @param info receives the description
  * @return 0, or FP_ERR(EINVAL) for NULL arguments or a pool not made by fp_vpl_pool_create()
  */
 FP_API int fp_vpl_pool_frame_info(const fp_pool *pool, mfxFrameInfo *info);
@@ -154,6 +158,12 @@ FP_API int fp_vpl_pool_frame_info(const fp_pool *pool, mfxFrameInfo *info);
  *
  * Release it with fp_vpl_release() or `surface->FrameInterface->Release(surface)`.
  *
+ * @param pool a pool made by fp_vpl_pool_create()
+ * @param timeout_us 0: never wait; FP_WAIT_FOREVER: wait for a surface or
+ *                   close; > 0: wait at most that many microseconds
+ * @param out receives the surface on success, NULL on failure
+ * @param file,line,func the call site, kept for reports (the macro passes
+ *                   `__FILE__`, `__LINE__` and `__func__`)
  * @return 0;
  *         FP_ERR(EAGAIN) no free surface and timeout_us == 0;
  *         FP_ERR(ETIMEDOUT) none came back in time;
@@ -165,6 +175,7 @@ FP_API int fp_vpl_pool_frame_info(const fp_pool *pool, mfxFrameInfo *info);
  */
 FP_API int fp_vpl_acquire_at(fp_pool *pool, int64_t timeout_us, mfxFrameSurface1 **out, const char *file,
                              int line, const char *func);
+/** fp_vpl_acquire_at() with the caller's file, line and function as the acquire site. */
 #define fp_vpl_acquire(pool, timeout_us, out) \
     fp_vpl_acquire_at((pool), (timeout_us), (out), __FILE__, __LINE__, __func__)
 
@@ -174,6 +185,9 @@ FP_API int fp_vpl_acquire_at(fp_pool *pool, int64_t timeout_us, mfxFrameSurface1
  * when its last reference is gone and `Data.Locked` is 0 (see the file
  * comment). Use the fp_vpl_release() macro.
  *
+ * @param surface the caller's variable holding the reference; set to NULL
+ * @param file,line,func the release site, kept for double-release reports
+ *                   (the macro passes `__FILE__`, `__LINE__` and `__func__`)
  * @return 0 (also for `surface == NULL` or `*surface == NULL`);
  *         FP_ERR(EALREADY) the surface had no references left (double release;
  *         logged with the acquire and both release sites, counted in
@@ -184,9 +198,12 @@ FP_API int fp_vpl_acquire_at(fp_pool *pool, int64_t timeout_us, mfxFrameSurface1
  *         In the error cases nothing else changes.
  */
 FP_API int fp_vpl_release_at(mfxFrameSurface1 **surface, const char *file, int line, const char *func);
+/** fp_vpl_release_at() with the caller's file, line and function as the release site. */
 #define fp_vpl_release(surface) fp_vpl_release_at((surface), __FILE__, __LINE__, __func__)
 
 /**
+ * Finds the pool frame behind a surface.
+ * @param surface a surface the caller holds a reference to
  * @return the pool frame behind a pool surface (for fp_frame_set_tag(),
  *         fp_frame_set_long_lived(), fp_frame_refcount(), ...), or NULL for
  *         NULL or a surface that is not a framepool surface. Valid while the
@@ -195,13 +212,19 @@ FP_API int fp_vpl_release_at(mfxFrameSurface1 **surface, const char *file, int l
 FP_API fp_frame *fp_vpl_surface_frame(const mfxFrameSurface1 *surface);
 
 /**
+ * Finds the surface behind a pool frame.
+ * @param frame any pool frame
  * @return the surface behind a frame of a pool made by fp_vpl_pool_create()
  *         (e.g. one listed by fp_pool_foreach_live()), or NULL for NULL or any
  *         other frame
  */
 FP_API mfxFrameSurface1 *fp_vpl_frame_surface(const fp_frame *frame);
 
-/** Cleanup function behind FP_AUTO_SURFACE: fp_vpl_release() with "FP_AUTO_SURFACE" as the site. */
+/**
+ * Cleanup function behind FP_AUTO_SURFACE: fp_vpl_release() with
+ * "FP_AUTO_SURFACE" as the release site.
+ * @param surface the variable going out of scope
+ */
 FP_API void fp_vpl_surface_autorelease(mfxFrameSurface1 **surface);
 
 #if defined(__GNUC__) || defined(__clang__)
