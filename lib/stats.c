@@ -61,7 +61,7 @@ int fp_pool_get_stats(fp_pool *pool, fp_pool_stats *st)
     st->get_buffer_fallbacks = atomic_load_explicit(&pool->get_buffer_fallbacks, RLX);
     st->frame_bytes = pool->layout.alloc_size;
     st->reserved_bytes = (uint64_t)allocated * pool->layout.alloc_size +
-                         (uint64_t)pool->capacity * FP_SLOT_SIZE + sizeof(*pool);
+                         (uint64_t)pool->capacity * (FP_SLOT_SIZE + pool->extra_size) + sizeof(*pool);
     if (live && oldest != UINT64_MAX) {
         uint64_t now = fp_clock_now();
         st->oldest_live_ns = now > oldest ? now - oldest : 0;
