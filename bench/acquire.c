@@ -431,6 +431,8 @@ typedef struct result {
     double cmed, cmin, cmax;         ///< per-thread CPU ns/op
     double busy;                     ///< median of sample.busy
     double ms_med;                   ///< wall ms per repeat
+    double *rep_wall, *rep_cpu;      ///< every repeat's aggregate wall and per-thread CPU ns/op
+    int nrep;
 } result;
 
 typedef struct options {
@@ -500,12 +502,13 @@ static void run_group(const options *o, int si, int ti)
         res->tmed = bench_median(thr[ci], o->repeats, &res->tmin, &res->tmax);
         res->cmed = bench_median(cpu[ci], o->repeats, &res->cmin, &res->cmax);
         res->busy = bench_median(busy[ci], o->repeats, NULL, NULL);
+        res->rep_wall = agg[ci];
+        res->rep_cpu = cpu[ci];
+        res->nrep = o->repeats;
         res->ms_med = bench_median(ms[ci], o->repeats, NULL, NULL);
         cases[ci].teardown(&ctx[ci]);
-        free(agg[ci]);
         free(thr[ci]);
         free(ms[ci]);
-        free(cpu[ci]);
         free(busy[ci]);
     }
 }
@@ -693,9 +696,16 @@ static void write_json(const options *o, const bench_machine *m)
                         ", \"wall_median_ns\": %.3f, \"wall_min_ns\": %.3f, \"wall_max_ns\": %.3f"
                         ", \"per_thread_wall_median_ns\": %.3f, \"per_thread_wall_min_ns\": %.3f"
                         ", \"per_thread_wall_max_ns\": %.3f, \"cpu_median_ns\": %.3f"
-                        ", \"cpu_min_ns\": %.3f, \"cpu_max_ns\": %.3f, \"busy\": %.3f, \"repeat_ms\": %.1f}",
+                        ", \"cpu_min_ns\": %.3f, \"cpu_max_ns\": %.3f, \"busy\": %.3f, \"repeat_ms\": %.1f",
                         sizes[si][0], sizes[si][1], thread_counts[ti], r->n, r->med, r->min, r->max, r->tmed,
                         r->tmin, r->tmax, r->cmed, r->cmin, r->cmax, r->busy, r->ms_med);
+                fputs(",\n     \"repeats_wall_ns\": [", f);
+                for (int k = 0; k < r->nrep; k++)
+                    fprintf(f, "%s%.2f", k ? ", " : "", r->rep_wall[k]);
+                fputs("], \"repeats_cpu_ns\": [", f);
+                for (int k = 0; k < r->nrep; k++)
+                    fprintf(f, "%s%.2f", k ? ", " : "", r->rep_cpu[k]);
+                fputs("]}", f);
                 first = 0;
             }
     fputs("\n  ],\n  \"ratios\": [", f);

@@ -351,7 +351,7 @@ static void svg_text(FILE *f, double x, double y, const char *anchor, int size, 
 static void svg_panel(FILE *f, double px, double py, double pw, double ph, const char *title, const char *xunit,
                       double xdiv, series *const *ss, int ns, const char *const *legend)
 {
-    double l = px + 70, r = px + pw - 20, t = py + 40, b = py + ph - 50;
+    double l = px + 70, r = px + pw - 20, t = py + 40, b = py + ph - 56 - 18.0 * ns;
     double xmax = 0, ymax = 0;
     for (int k = 0; k < ns; k++)
         for (int i = 0; i < ss[k]->n; i++) {
@@ -393,7 +393,7 @@ static void svg_panel(FILE *f, double px, double py, double pw, double ph, const
         for (int i = 0; i < s->n; i++)
             fprintf(f, "%s%.1f,%.1f", i ? " " : "", SX(s->x[i] / xdiv), SY(s->y[i] / 1048576.0));
         fputs("\"/>\n", f);
-        double ly = t + 16 + 18 * k;
+        double ly = b + 58 + 18 * k;
         fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"3\"/>\n", l + 12,
                 ly - 4, l + 36, ly - 4, s->color);
         svg_text(f, l + 42, ly, "start", 12, NULL, legend[k]);
@@ -411,7 +411,7 @@ static void legend_line(char *buf, size_t n, const series *s, double per, const 
 static void write_svg(const char *path, series *core, series *av, series *ff, series *cd, const bench_machine *m)
 {
     FILE *f = bench_fopen(path);
-    double w = 900, h = 760;
+    double w = 900, h = 800;
     fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
                "font-family=\"sans-serif\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
             w, h, w, h);
@@ -421,13 +421,13 @@ static void write_svg(const char *path, series *core, series *av, series *ff, se
     legend_line(l2, sizeof(l2), ff, 1e6, "1M cycles");
     series *top[] = { core, av, ff };
     const char *const top_legend[] = { l0, l1, l2 };
-    svg_panel(f, 0, 0, w, 450, "RSS over acquire/release cycles: 1920x1080 yuv420p, pools of 8 frames",
+    svg_panel(f, 0, 0, w, 480, "RSS over acquire/release cycles: 1920x1080 yuv420p, pools of 8 frames",
               "cycles (millions)", 1e6, top, 3, top_legend);
     snprintf(l3, sizeof(l3), "create/destroy (%d cycles, %.1f s): %.1f..%.1f MiB, slope %+.0f B per 1000 cycles",
              (int)cd->cycles, cd->seconds, cd->lo / 1048576.0, cd->hi / 1048576.0, cd->slope * 1000);
     series *bottom[] = { cd };
     const char *const bottom_legend[] = { l3 };
-    svg_panel(f, 0, 450, w, 280, "RSS after each pool destroy: 2560x1440 BGRA, min_frames 4 (4 x 14.7 MB allocated)",
+    svg_panel(f, 0, 480, w, 290, "RSS after each pool destroy: 2560x1440 BGRA, min_frames 4 (4 x 14.7 MB allocated)",
               "create/destroy cycles", 1, bottom, 1, bottom_legend);
     snprintf(title, sizeof(title), "bench/soak, %s, %s (%d CPUs), %s", m->date, m->cpu, m->nproc, m->kernel);
     svg_text(f, w / 2, h - 10, "middle", 11, NULL, title);
@@ -540,13 +540,20 @@ int main(int argc, char **argv)
         printf("  %-14s %8d %10d  %20.1f B %-5s %20.1f B %s\n", bk[i].kind, bk[i].capacity, bk[i].min_frames,
                bk[i].stats_per_slot, bk[i].stats_per_slot <= 256 ? "met" : "MISS", bk[i].heap_per_slot,
                bk[i].heap_per_slot <= 256 ? "met" : "MISS");
-    /* Split into a per-slot and a per-pool part from the two unallocated pools. */
-    double marginal = (bk[2].stats_per_slot * 1024 - bk[1].stats_per_slot * 64) / (1024 - 64);
-    double fixed = bk[1].stats_per_slot * 64 - marginal * 64;
-    double hmarginal = (bk[2].heap_per_slot * 1024 - bk[1].heap_per_slot * 64) / (1024 - 64);
-    double hfixed = bk[1].heap_per_slot * 64 - hmarginal * 64;
-    printf("  core pool, split: %.1f B per slot + %.0f B per pool (stats); %.1f B per slot + %.0f B per pool (heap)\n",
-           marginal, fixed, hmarginal, hfixed);
+    /* Split into a per-slot and a per-pool part from each kind's two pools
+     * without pixels (64 and 1024 slots). */
+    double marginal[3], fixed[3], hmarginal[3], hfixed[3];
+    int nkinds = nbk / 3;
+    for (int k = 0; k < nkinds; k++) {
+        const bookkeeping *b64 = &bk[3 * k + 1], *b1k = &bk[3 * k + 2];
+        marginal[k] = (b1k->stats_per_slot * 1024 - b64->stats_per_slot * 64) / (1024 - 64);
+        fixed[k] = b64->stats_per_slot * 64 - marginal[k] * 64;
+        hmarginal[k] = (b1k->heap_per_slot * 1024 - b64->heap_per_slot * 64) / (1024 - 64);
+        hfixed[k] = b64->heap_per_slot * 64 - hmarginal[k] * 64;
+        printf("  %-14s split: %5.1f B per slot + %4.0f B per pool (stats); %5.1f B per slot + %4.0f B per pool "
+               "(heap)\n",
+               b64->kind, marginal[k], fixed[k], hmarginal[k], hfixed[k]);
+    }
 
     if (o.plot) {
         write_svg(o.plot, &core, &av, &ff, &cd, &m);
@@ -569,9 +576,12 @@ int main(int argc, char **argv)
                        "\"heap_bytes_per_slot\": %.1f, \"met\": %s}",
                     i ? "," : "", bk[i].kind, bk[i].capacity, bk[i].min_frames, bk[i].stats_per_slot,
                     bk[i].heap_per_slot, bk[i].stats_per_slot <= 256 ? "true" : "false");
-        fprintf(f, "\n  ],\n  \"bookkeeping_split\": {\"per_slot\": %.1f, \"per_pool\": %.0f, \"heap_per_slot\": %.1f, "
-                   "\"heap_per_pool\": %.0f}\n}\n",
-                marginal, fixed, hmarginal, hfixed);
+        fputs("\n  ],\n  \"bookkeeping_split\": [", f);
+        for (int k = 0; k < nkinds; k++)
+            fprintf(f, "%s\n    {\"pool\": \"%s\", \"per_slot\": %.1f, \"per_pool\": %.0f, \"heap_per_slot\": %.1f, "
+                       "\"heap_per_pool\": %.0f}",
+                    k ? "," : "", bk[3 * k].kind, marginal[k], fixed[k], hmarginal[k], hfixed[k]);
+        fputs("\n  ]\n}\n", f);
         if (fclose(f))
             bench_die("writing %s failed", o.json);
     }

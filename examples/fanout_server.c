@@ -388,7 +388,7 @@ static void on_signal(int sig)
     atomic_store(&interrupted, 1);
 }
 
-static void usage(const char *argv0)
+static _Noreturn void usage(const char *argv0)
 {
     fprintf(stderr,
             "usage: %s [--seconds N] [--fps N] [--size WxH] [--pool N] [--watchdog MS]\n"

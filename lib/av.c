@@ -27,6 +27,10 @@
 #include "framepool/av.h"
 #include "internal.h"
 
+#ifdef FP_HAVE_VALGRIND
+# include <valgrind/memcheck.h>
+#endif
+
 #define AV_HEADER 64
 #define AV_MAGIC ((uint64_t)0x4650415646524d31ull) /* "FPAVFRM1" */
 #define AV_ALIGN 64
@@ -397,6 +401,11 @@ fp_frame *fp_av_frame_pool_frame(const AVFrame *frame)
         return NULL;
     av_header h;
     memcpy(&h, frame->buf[0]->data, sizeof(h));
+#ifdef FP_HAVE_VALGRIND
+    /* A foreign buffer nobody wrote yet is uninitialized; any value of it
+     * gives the right answer (no magic, or no matching key). */
+    VALGRIND_MAKE_MEM_DEFINED(&h, sizeof(h));
+#endif
     if (h.magic != AV_MAGIC)
         return NULL;
     fp_frame *f = (fp_frame *)(uintptr_t)(h.frame_key ^ AV_MAGIC);

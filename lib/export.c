@@ -72,8 +72,10 @@ static int pool_json(fp_pool *pool, FILE *out)
             st.acquired, st.released, st.exhausted, st.timeouts, st.waits, st.wait_ns_total, st.wait_ns_max);
     fprintf(out,
             "  \"misuse\": %" PRIu64 ", \"alloc_failures\": %" PRIu64 ", \"frame_bytes\": %" PRIu64
-            ", \"reserved_bytes\": %" PRIu64 ", \"oldest_live_ns\": %" PRIu64 ",\n  \"live_frames\": [",
+            ", \"reserved_bytes\": %" PRIu64 ", \"oldest_live_ns\": %" PRIu64 ",\n",
             st.misuse, st.alloc_failures, st.frame_bytes, st.reserved_bytes, st.oldest_live_ns);
+    fprintf(out, "  \"held_by_runtime\": %" PRIu32 ", \"get_buffer_fallbacks\": %" PRIu64 ",\n  \"live_frames\": [",
+            st.held_by_runtime, st.get_buffer_fallbacks);
     int first = 1;
     void *ud[2] = { out, &first };
     int ret = fp_pool_foreach_live(pool, write_live, ud);
@@ -192,6 +194,8 @@ static const prom_metric metrics[] = {
     M32("framepool_live_frames", GAUGE, "Frames handed out and not yet returned.", live),
     M32("framepool_idle_frames", GAUGE, "Allocated frames waiting in the pool.", idle),
     M32("framepool_peak_live_frames", GAUGE, "Highest number of live frames seen.", peak_live),
+    M32("framepool_min_frames", GAUGE, "Frames kept allocated by trim (min_frames).", min_frames),
+    M32("framepool_held_by_runtime_frames", GAUGE, "Live frames released by the application but still held by a runtime (oneVPL Data.Locked).", held_by_runtime),
     M64("framepool_acquired_total", COUNTER, "Successful acquires.", acquired),
     M64("framepool_released_total", COUNTER, "Frames returned to the pool.", released),
     M64("framepool_exhausted_total", COUNTER, "Acquires refused because the pool was empty and the caller would not wait.", exhausted),
@@ -201,9 +205,10 @@ static const prom_metric metrics[] = {
     MNS("framepool_wait_max_seconds", GAUGE, "Longest single wait for a frame.", wait_ns_max),
     M64("framepool_misuse_total", COUNTER, "Detected misuse: double releases, references to dead frames.", misuse),
     M64("framepool_alloc_failures_total", COUNTER, "Frame memory allocations that failed.", alloc_failures),
+    M64("framepool_get_buffer_fallbacks_total", COUNTER, "Decoder get_buffer2 calls served by the default allocator.", get_buffer_fallbacks),
     M64("framepool_frame_bytes", GAUGE, "Pixel bytes per frame, with alignment and padding.", frame_bytes),
     M64("framepool_reserved_bytes", GAUGE, "Bytes held by the pool: frame memory and bookkeeping.", reserved_bytes),
-    MNS("framepool_oldest_live_seconds", GAUGE, "Age of the oldest live frame.", oldest_live_ns),
+    MNS("framepool_oldest_live_seconds", GAUGE, "Age of the oldest live frame not marked long-lived.", oldest_live_ns),
 };
 
 int fp_registry_write_prometheus(FILE *out)

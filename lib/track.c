@@ -289,19 +289,21 @@ void fp_track_leak_report(fp_pool *pool, int level, const char *why)
         fp_log(pool, level, "%s; leak report skipped: out of memory", why);
         return;
     }
+    /* Long-lived frames are meant to stay: leave them out of the groups. */
     for (size_t i = 0; i < n; i++)
-        leaked += !recs[i].pub.long_lived;
+        if (!recs[i].pub.long_lived)
+            recs[leaked++] = recs[i];
+    for (size_t i = 0; i < leaked; i++)
+        recs[i].pub.tag = recs[i].tag; /* the compaction moved the records */
     if (!leaked) {
         free(recs);
         return;
     }
-    site_group *groups = group_sites(recs, n, &ng);
+    site_group *groups = group_sites(recs, leaked, &ng);
     fp_log(pool, level, "%s with %zu frame%s still live (%zu bytes each)%s", why, leaked,
            leaked == 1 ? "" : "s", pool->layout.alloc_size, groups ? ", by acquire site:" : "");
     char line[512];
     for (size_t i = 0; groups && i < ng; i++) {
-        if (groups[i].long_lived == groups[i].count)
-            continue;
         site_line(line, sizeof(line), &groups[i], pool->track);
         fp_log(pool, level, "  leak: %s", line);
     }

@@ -290,6 +290,41 @@ START_TEST(leak_report_on_last_unref)
 }
 END_TEST
 
+static void acquire_at_one_site(fp_frame **f)
+{
+    ck_assert_int_eq(fp_pool_acquire(pool, 0, f), 0);
+}
+
+START_TEST(leak_report_leaves_out_long_lived_of_the_same_site)
+{
+    fp_frame *kept, *leaked;
+    acquire_at_one_site(&kept);
+    fp_frame_set_long_lived(kept);
+    fp_frame_set_tag(kept, "logo");
+    test_sleep_us(150000);
+    acquire_at_one_site(&leaked);
+    fp_pool_stats st;
+    fp_pool_get_stats(pool, &st);
+    /* the kept frame is older, but oldest_live_ns only counts frames that may be leaks */
+    ck_assert_uint_lt(st.oldest_live_ns, 100000000u);
+    fp_pool *p = pool;
+    pool = NULL;
+    fp_pool_unref(&p);
+    ck_assert(test_log_has(&tlog, "1 frame still live"));
+    int leak_lines = 0;
+    for (int i = 0; i < atomic_load(&tlog.count); i++) {
+        if (strstr(tlog.lines[i], "leak:")) {
+            leak_lines++;
+            ck_assert_msg(strstr(tlog.lines[i], "   1  oldest"), "%s", tlog.lines[i]);
+            ck_assert_msg(!strstr(tlog.lines[i], "logo"), "%s", tlog.lines[i]);
+        }
+    }
+    ck_assert_int_eq(leak_lines, 1);
+    fp_frame_unref(&leaked);
+    fp_frame_unref(&kept);
+}
+END_TEST
+
 START_TEST(no_leak_report_when_clean)
 {
     fp_frame *f;
@@ -466,6 +501,7 @@ Suite *fp_test_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, report_groups_by_site_oldest_first);
     tcase_add_test(tc, leak_report_on_last_unref);
+    tcase_add_test(tc, leak_report_leaves_out_long_lived_of_the_same_site);
     tcase_add_test(tc, no_leak_report_when_clean);
     tcase_add_test(tc, trace_leaks_at_exit);
     suite_add_tcase(s, tc);

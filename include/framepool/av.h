@@ -43,7 +43,8 @@ struct AVCodecContext;
  *
  * @param out receives the pool (holding one reference) on success, NULL on failure
  * @param fmt pixel format of every frame
- * @param width,height frame size in pixels, 1..FP_MAX_DIMENSION
+ * @param width frame width in pixels, 1..FP_MAX_DIMENSION
+ * @param height frame height in pixels, 1..FP_MAX_DIMENSION
  * @param cfg settings, or NULL for defaults (max_frames then 16). Its
  *        `format`, `width`, `height` and `buffer_size` must be zero or agree
  *        with the arguments (FP_FMT_NONE/0 means "take the arguments").
@@ -64,8 +65,9 @@ FP_API int fp_av_pool_create(fp_pool **out, enum AVPixelFormat fmt, int width, i
  * @param timeout_us as for fp_pool_acquire(): 0 never waits, FP_WAIT_FOREVER
  *                   waits until a frame returns or the pool closes
  * @param out receives the new AVFrame
- * @param file,line,func the call site, kept for reports (the macro passes
- *                   `__FILE__`, `__LINE__` and `__func__`)
+ * @param file call site file name, kept for reports (the macro passes `__FILE__`)
+ * @param line call site line (`__LINE__`)
+ * @param func call site function name (`__func__`)
  * @return 0; the fp_pool_acquire() errors (EAGAIN, ETIMEDOUT, ESHUTDOWN,
  *         ENOMEM, EINVAL); FP_ERR(EINVAL) also for a pool not made by
  *         fp_av_pool_create(). `*out` is NULL on failure.
@@ -87,8 +89,9 @@ FP_API int fp_av_acquire_at(fp_pool *pool, int64_t timeout_us, AVFrame **out, co
  * @param frame the caller's AVFrame with `format`, `width` and `height` set;
  *              on success its `buf[0]`, `data` and `linesize` are set
  * @param timeout_us as for fp_pool_acquire()
- * @param file,line,func the call site, kept for reports (the macro passes
- *                   `__FILE__`, `__LINE__` and `__func__`)
+ * @param file call site file name, kept for reports (the macro passes `__FILE__`)
+ * @param line call site line (`__LINE__`)
+ * @param func call site function name (`__func__`)
  * @return 0; FP_ERR(EINVAL) on a mismatch (logged with both geometries) or a
  *         frame that already has buffers; the fp_pool_acquire() errors
  */

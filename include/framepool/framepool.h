@@ -170,7 +170,7 @@ typedef struct fp_pool_stats {
     uint64_t alloc_failures;  ///< pixel allocations that failed (ENOMEM)
     uint64_t frame_bytes;     ///< pixel bytes per frame (with alignment and padding)
     uint64_t reserved_bytes;  ///< bytes held: allocated * frame_bytes + bookkeeping
-    uint64_t oldest_live_ns;  ///< age of the oldest live frame (0 when none, or untracked)
+    uint64_t oldest_live_ns;  ///< age of the oldest live frame not marked long-lived (0 when none, or untracked)
     int closed;               ///< non-zero once fp_pool_close() ran (or the last app reference was dropped)
     uint32_t held_by_runtime; ///< live frames the app released but a runtime still holds (oneVPL Data.Locked)
     uint64_t get_buffer_fallbacks; ///< fp_av_get_buffer2() calls served by the default allocator instead
@@ -246,9 +246,10 @@ FP_API int fp_pool_create(fp_pool **out, const fp_pool_config *cfg);
  * @param timeout_us 0: never wait; FP_WAIT_FOREVER: wait for a frame or close;
  *                   > 0: wait at most that many microseconds
  * @param out receives the frame on success, NULL on failure
- * @param file,line,func the call site, kept for reports (the macro passes
- *                   `__FILE__`, `__LINE__` and `__func__`; the strings must
- *                   outlive the frame, as literals do)
+ * @param file call site file name, kept for reports (the macro passes
+ *             `__FILE__`; the string must outlive the frame, as literals do)
+ * @param line call site line (`__LINE__`)
+ * @param func call site function name (`__func__`; kept like `file`)
  * @return 0;
  *         FP_ERR(EAGAIN) pool exhausted and timeout_us == 0;
  *         FP_ERR(ETIMEDOUT) no frame came back in time;
@@ -276,8 +277,10 @@ FP_API fp_frame *fp_frame_ref(fp_frame *frame);
  * release site.
  *
  * @param frame the caller's variable holding the reference; set to NULL
- * @param file,line,func the release site, kept for double-release reports
- *                   (the macro passes `__FILE__`, `__LINE__` and `__func__`)
+ * @param file release site file name, kept for double-release reports (the
+ *             macro passes `__FILE__`)
+ * @param line release site line (`__LINE__`)
+ * @param func release site function name (`__func__`)
  * @return 0 (also for `frame == NULL` or `*frame == NULL`);
  *         FP_ERR(EALREADY) the frame had no references left (double release;
  *         the log names the acquire site and both release sites);
@@ -549,8 +552,10 @@ typedef struct fp_scope {
 /**
  * Starts an empty scope. Use the fp_scope_begin() macro, which records the site.
  * @param scope the scope to initialize; NULL is ignored
- * @param file,line,func the site, used as the release site of every reference
+ * @param file  site file name, used as the release site of every reference
  *              the scope releases
+ * @param line  site line
+ * @param func  site function name
  */
 FP_API void fp_scope_begin_at(fp_scope *scope, const char *file, int line, const char *func);
 /** fp_scope_begin_at() with the caller's file, line and function as the site. */

@@ -162,8 +162,9 @@ FP_API int fp_vpl_pool_frame_info(const fp_pool *pool, mfxFrameInfo *info);
  * @param timeout_us 0: never wait; FP_WAIT_FOREVER: wait for a surface or
  *                   close; > 0: wait at most that many microseconds
  * @param out receives the surface on success, NULL on failure
- * @param file,line,func the call site, kept for reports (the macro passes
- *                   `__FILE__`, `__LINE__` and `__func__`)
+ * @param file call site file name, kept for reports (the macro passes `__FILE__`)
+ * @param line call site line (`__LINE__`)
+ * @param func call site function name (`__func__`)
  * @return 0;
  *         FP_ERR(EAGAIN) no free surface and timeout_us == 0;
  *         FP_ERR(ETIMEDOUT) none came back in time;
@@ -186,8 +187,10 @@ FP_API int fp_vpl_acquire_at(fp_pool *pool, int64_t timeout_us, mfxFrameSurface1
  * comment). Use the fp_vpl_release() macro.
  *
  * @param surface the caller's variable holding the reference; set to NULL
- * @param file,line,func the release site, kept for double-release reports
- *                   (the macro passes `__FILE__`, `__LINE__` and `__func__`)
+ * @param file release site file name, kept for double-release reports (the
+ *             macro passes `__FILE__`)
+ * @param line release site line (`__LINE__`)
+ * @param func release site function name (`__func__`)
  * @return 0 (also for `surface == NULL` or `*surface == NULL`);
  *         FP_ERR(EALREADY) the surface had no references left (double release;
  *         logged with the acquire and both release sites, counted in
