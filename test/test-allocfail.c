@@ -236,13 +236,14 @@ START_TEST(scope_add_every_growth)
         ck_assert_int_eq(calls, 1);
         points++;
         ck_assert_int_eq(fp_scope_take(&s, f), 0);
-        /* The grown array stays; shrink it back by starting over with the same frames. */
+        /* The grown array stays: start over with the same frames, so the scope is full again. */
         size_t count = s.count;
         fp_frame **keep = malloc(count * sizeof(*keep));
         ck_assert_ptr_nonnull(keep);
         memcpy(keep, s.items, count * sizeof(*keep));
-        s.count = 0;
-        fp_scope_end(&s); /* frees the heap array, releases nothing */
+        for (size_t k = count; k-- > 0;)
+            ck_assert_int_eq(fp_scope_take(&s, keep[k]), 0);
+        fp_scope_end(&s); /* empty: frees the heap array, releases nothing */
         fp_scope_begin(&s);
         for (size_t k = 0; k < count; k++)
             ck_assert_int_eq(fp_scope_add(&s, keep[k]), 0);

@@ -40,14 +40,25 @@
 # define TEST_TSAN 1
 #endif
 
-static uint64_t run_ns(void)
+static bool slow_mode(void)
 {
 #ifdef TEST_TSAN
-    return 600000000ull;
+    return true;
 #endif
-    if (getenv("FP_TEST_UNDER_VALGRIND"))
-        return 600000000ull;
-    return 3000000000ull;
+    return getenv("FP_TEST_UNDER_VALGRIND") != NULL;
+}
+
+static uint64_t run_ns(void)
+{
+    return slow_mode() ? 600000000ull : 3000000000ull;
+}
+
+/* Each worker also runs at least this many operations, whatever the clock
+ * says (a loaded machine or valgrind's serialized threads must not turn the
+ * run into a few dozen operations); the phases follow the same fractions. */
+static uint64_t min_steps(void)
+{
+    return slow_mode() ? 4000 : 40000;
 }
 
 /* ------------------------------------------------------------------------- */
@@ -223,6 +234,7 @@ typedef struct worker {
     /* what this worker saw on pool A */
     uint64_t acquired, eagain, etimedout, eshutdown;
     uint64_t ops;
+    uint64_t steps;          /* operations run */
 } worker;
 
 static uint64_t rnd(worker *w)
@@ -378,7 +390,9 @@ static void one_op(worker *w, uint64_t now)
         if (w->b)
             do_acquire(w, w->b, false);
         break;
-    case 5: case 6: case 7: { /* release one */
+    case 5: case 6: case 7: { /* release one (until the close: then keep them for the end) */
+        if (atomic_load(&a_closed))
+            break;
         int i = used_local(w, (unsigned)rnd(w));
         if (i >= 0)
             drop_local(w, i);
@@ -445,6 +459,8 @@ static void one_op(worker *w, uint64_t now)
         T_CHECK(fp_pool_watchdog_check(w->a) >= 0, "watchdog");
         break;
     case 17: { /* a scope that takes this worker's references and ends */
+        if (atomic_load(&a_closed))
+            break;
         fp_scope s;
         fp_scope_begin(&s);
         for (int i = 0; i < LOCAL_MAX; i++) {
@@ -486,13 +502,14 @@ static void close_a(worker *w)
 static void *worker_main(void *arg)
 {
     worker *w = arg;
-    for (;;) {
+    const uint64_t min = min_steps();
+    for (;; w->steps++) {
         uint64_t now = test_now_ns();
-        if (now >= t_end)
+        if (now >= t_end && w->steps >= min)
             break;
-        if (w->id == 0 && now >= t_close && !atomic_load(&a_closed))
+        if (w->id == 0 && now >= t_close && w->steps >= min * 8 / 10 && !atomic_load(&a_closed))
             close_a(w);
-        if (w->b && now >= t_drop_b) {
+        if (w->b && now >= t_drop_b && w->steps >= min * 6 / 10) {
             /* Stop acquiring from B; keep its frames. */
             fp_pool_unref(&w->b);
             atomic_fetch_add(&b_refs_dropped, 1);
@@ -501,10 +518,16 @@ static void *worker_main(void *arg)
     }
     if (w->id == 0 && !atomic_load(&a_closed))
         close_a(w); /* the run was too short to reach t_close */
-    /* Release everything this worker holds. */
-    for (int i = 0; i < LOCAL_MAX; i++)
-        if (w->local[i])
+    /* Leave what fits in the queue for the main thread (so the books at the
+     * end include live frames, of both pools), release the rest. */
+    for (int i = 0; i < LOCAL_MAX; i++) {
+        if (!w->local[i])
+            continue;
+        if (queue_push(w->local[i]))
+            w->local[i] = NULL;
+        else
             drop_local(w, i);
+    }
     if (w->b) {
         fp_pool_unref(&w->b);
         atomic_fetch_add(&b_refs_dropped, 1);
@@ -572,7 +595,7 @@ START_TEST(four_threads_every_operation)
     }
     /* While the workers run: drop B's last application reference once they
      * stopped acquiring from it, with its frames still live in their hands. */
-    while (atomic_load(&b_refs_dropped) < NTHREADS && test_now_ns() < t_end)
+    while (atomic_load(&b_refs_dropped) < NTHREADS)
         test_sleep_us(1000);
     fp_pool_unref(&pool_b); /* the last reference when the workers dropped theirs in time */
     for (int i = 0; i < NTHREADS; i++)
@@ -580,8 +603,9 @@ START_TEST(four_threads_every_operation)
     assert_no_failures();
 
     /* The books of pool A. */
-    uint64_t acquired = 0, eagain = 0, etimedout = 0, eshutdown = 0, ops = 0;
+    uint64_t acquired = 0, eagain = 0, etimedout = 0, eshutdown = 0, ops = 0, steps = 0;
     for (int i = 0; i < NTHREADS; i++) {
+        steps += w[i].steps;
         acquired += w[i].acquired;
         eagain += w[i].eagain;
         etimedout += w[i].etimedout;
@@ -625,9 +649,9 @@ START_TEST(four_threads_every_operation)
     for (int k = 0; k < ls.n; k++)
         distinct_a += ls.refs[k] > 0;
     ck_assert_int_eq(distinct_a, ls.n);
-    printf("stress: %.1f s, %llu acquires of A (%llu EAGAIN, %llu ETIMEDOUT, %llu ESHUTDOWN), %llu watchdog "
-           "reports, %d frames left queued\n",
-           (double)dur / 1e9, (unsigned long long)acquired, (unsigned long long)eagain,
+    printf("stress: %.1f s, %llu operations, %llu acquires of A (%llu EAGAIN, %llu ETIMEDOUT, %llu ESHUTDOWN), "
+           "%llu watchdog reports, %d frames left queued\n",
+           (double)(test_now_ns() - t_start) / 1e9, (unsigned long long)steps, (unsigned long long)acquired, (unsigned long long)eagain,
            (unsigned long long)etimedout, (unsigned long long)eshutdown,
            (unsigned long long)atomic_load(&watchdog_hits), queued);
 
