@@ -222,7 +222,8 @@ static fp_frame *queue_pop(unsigned pick)
 static fp_pool *pool_a, *pool_b;
 static FILE *devnull;
 static uint64_t t_start, t_end, t_close, t_drop_b;
-static _Atomic bool a_closed;
+static _Atomic bool a_closed;  /* set after fp_pool_close(A) returned */
+static _Atomic bool a_closing; /* set before it is called: ESHUTDOWN is legal from then on */
 static _Atomic int b_refs_dropped;
 static _Atomic uint64_t watchdog_hits;
 
@@ -370,7 +371,7 @@ static void do_acquire(worker *w, fp_pool *p, bool is_a)
         if (is_a)
             w->etimedout++;
     } else if (ret == FP_ERR(ESHUTDOWN)) {
-        T_CHECK(is_a && atomic_load(&a_closed), "ESHUTDOWN before close");
+        T_CHECK(is_a && atomic_load(&a_closing), "ESHUTDOWN before close");
         if (is_a)
             w->eshutdown++;
     } else {
@@ -491,6 +492,7 @@ static void one_op(worker *w, uint64_t now)
 /* Closes A; an acquire right after it must see the close. */
 static void close_a(worker *w)
 {
+    atomic_store(&a_closing, true);
     fp_pool_close(w->a);
     atomic_store(&a_closed, true);
     fp_frame *f = (fp_frame *)(uintptr_t)1;
@@ -559,6 +561,7 @@ START_TEST(four_threads_every_operation)
     memset(ledger, 0, sizeof(ledger));
     queue_len = 0;
     atomic_store(&a_closed, false);
+    atomic_store(&a_closing, false);
     atomic_store(&b_refs_dropped, 0);
     atomic_store(&watchdog_hits, 0);
     test_log_reset(&g_log);
