@@ -16,7 +16,7 @@ uint64_t fp_clock_precise(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-_Thread_local uint64_t fp_cached_tid;
+_Thread_local uint64_t fp_cached_tid __attribute__((tls_model("initial-exec")));
 
 uint64_t fp_thread_id_slow(void)
 {

@@ -208,7 +208,7 @@ struct fp_pool {
     size_t extra_size;
     /* Deferred slots: released by the app, still held by a runtime. A list
      * linked by next, guarded by lock; npending is read without it. */
-    uint32_t pending;
+    uint32_t pending, pending_tail;
     _Atomic uint32_t npending;
 
     /* Registry links, guarded by the registry lock. */
@@ -252,7 +252,8 @@ static inline uint64_t fp_clock_now(void)
 }
 FP_HIDDEN uint64_t fp_clock_precise(void);
 FP_HIDDEN uint64_t fp_thread_id_slow(void);
-extern _Thread_local uint64_t fp_cached_tid FP_HIDDEN;
+/* initial-exec: a plain %fs-relative load, no __tls_get_addr call. */
+extern _Thread_local uint64_t fp_cached_tid FP_HIDDEN __attribute__((tls_model("initial-exec")));
 static inline uint64_t fp_thread_id(void)
 {
     uint64_t t = fp_cached_tid;

@@ -39,6 +39,7 @@
  * cannot disappear while it signals, then decrements out separately.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -47,7 +48,7 @@
 #include "registry.h"
 
 static void pool_destroy(fp_pool *pool);
-static int sweep_locked(fp_pool *pool);
+static int sweep_locked(fp_pool *pool, int limit);
 
 /* ------------------------------------------------------------------------- */
 /* Free list                                                                 */
@@ -429,6 +430,7 @@ int fp_pool_create_ex(fp_pool **out, const fp_pool_params *params)
     }
     pool->unbacked = 0;
     pool->pending = FP_NIL;
+    pool->pending_tail = FP_NIL;
 
     /* Preallocate min_frames and push them, last first, so slot 0 is on top. */
     for (int i = 0; i < cfg->min_frames; i++) {
@@ -584,7 +586,7 @@ FP_COLD static int acquire_slow(fp_pool *pool, int64_t timeout_us, fp_slot **got
             break;
         }
         if (atomic_load_explicit(&pool->npending, RLX))
-            sweep_locked(pool);
+            sweep_locked(pool, 1);
         if ((*got = freelist_pop(pool, nh))) {
             ret = 0;
             break;
@@ -774,11 +776,14 @@ static bool return_deferred_locked(fp_pool *pool, fp_slot *s)
     return true;
 }
 
-static int sweep_locked(fp_pool *pool)
+/* Returns up to `limit` deferred slots whose runtime let go, oldest first:
+ * runtimes unlock roughly in submission order, so an acquirer that needs one
+ * slot usually finds it at the head instead of walking the whole list. */
+static int sweep_locked(fp_pool *pool, int limit)
 {
     int n = 0;
-    uint32_t *link = &pool->pending;
-    while (*link != FP_NIL) {
+    uint32_t *link = &pool->pending, last_kept = FP_NIL;
+    while (*link != FP_NIL && n < limit) {
         fp_slot *s = fp_slot_at(pool->slots, *link);
         uint32_t next = atomic_load_explicit(&s->next, RLX);
         if (pool->ops->can_return(pool, s) && return_deferred_locked(pool, s)) {
@@ -787,9 +792,14 @@ static int sweep_locked(fp_pool *pool)
             n++;
         } else {
             atomic_store_explicit(&s->next, next, RLX); /* a refused return may have changed it */
+            last_kept = s->idx;
             link = (uint32_t *)&s->next; /* guarded by the lock while pending */
         }
     }
+    /* Stopped early, the old tail is still the last element; otherwise it is
+     * the last slot kept. */
+    if (*link == FP_NIL)
+        pool->pending_tail = last_kept;
     if (n && pool->waiters)
         pthread_cond_broadcast(&pool->cond);
     return n;
@@ -800,7 +810,7 @@ int fp_pool_sweep(fp_pool *pool)
     if (!atomic_load_explicit(&pool->npending, RLX))
         return 0;
     pthread_mutex_lock(&pool->lock);
-    int n = sweep_locked(pool);
+    int n = sweep_locked(pool, INT_MAX);
     pthread_mutex_unlock(&pool->lock);
     return n;
 }
@@ -814,8 +824,13 @@ void fp_pool_release_slot(fp_pool *pool, fp_slot *s)
     /* Held by a runtime: it stays out (and live) until a sweep returns it.
      * Waiters switch to polling, so wake them. */
     pthread_mutex_lock(&pool->lock);
-    atomic_store_explicit(&s->next, pool->pending, RLX);
-    pool->pending = s->idx;
+    /* Appended: the list is in release order (see sweep_locked). */
+    atomic_store_explicit(&s->next, FP_NIL, RLX);
+    if (pool->pending == FP_NIL)
+        pool->pending = s->idx;
+    else
+        atomic_store_explicit(&fp_slot_at(pool->slots, pool->pending_tail)->next, s->idx, RLX);
+    pool->pending_tail = s->idx;
     atomic_fetch_add_explicit(&pool->npending, 1, RLX);
     if (pool->waiters)
         pthread_cond_broadcast(&pool->cond);
