@@ -58,6 +58,21 @@ static long rss_bytes(void)
     return resident * sysconf(_SC_PAGESIZE);
 }
 
+/* Least-squares slope of y against x. */
+static double slope_of(const double *x, const double *y, int n)
+{
+    if (n < 2)
+        return 0;
+    double mx = 0, my = 0, sxx = 0, sxy = 0;
+    for (int i = 0; i < n; i++)
+        mx += x[i], my += y[i];
+    mx /= n;
+    my /= n;
+    for (int i = 0; i < n; i++)
+        sxx += (x[i] - mx) * (x[i] - mx), sxy += (x[i] - mx) * (y[i] - my);
+    return sxx > 0 ? sxy / sxx : 0;
+}
+
 static void usage(const char *argv0)
 {
     fprintf(stderr,
@@ -193,6 +208,7 @@ int main(int argc, char **argv)
     static double sx[MAX_SAMPLES], sy[MAX_SAMPLES];
     int ns = 0;
     double start = now_s(), last_print = start, warm_until = start + (o.seconds > 4 ? 2.0 : o.seconds / 4);
+    double sample_every = o.seconds / 2000, last_sample = 0; /* <= 2000 samples, whatever the length */
     long rss0 = 0;
     int64_t n = 0, packets = 0, bytes = 0, last_n = 0;
     int status = 0;
@@ -214,7 +230,8 @@ int main(int argc, char **argv)
         n++;
         if (!rss0 && t >= warm_until)
             rss0 = rss_bytes();
-        if (rss0 && ns < MAX_SAMPLES && n % 16 == 0) {
+        if (rss0 && ns < MAX_SAMPLES && t - last_sample >= sample_every) {
+            last_sample = t;
             sx[ns] = (double)n;
             sy[ns] = (double)rss_bytes();
             ns++;
@@ -234,18 +251,11 @@ int main(int argc, char **argv)
     drain(enc, pkt, out, &packets, &bytes);
     double elapsed = now_s() - start;
 
-    /* Least-squares slope of RSS against frames encoded. */
-    double slope = 0;
-    if (ns >= 2) {
-        double mx = 0, my = 0, sxx = 0, sxy = 0;
-        for (int i = 0; i < ns; i++)
-            mx += sx[i], my += sy[i];
-        mx /= ns;
-        my /= ns;
-        for (int i = 0; i < ns; i++)
-            sxx += (sx[i] - mx) * (sx[i] - mx), sxy += (sx[i] - mx) * (sy[i] - my);
-        slope = sxx > 0 ? sxy / sxx : 0;
-    }
+    /* RSS against frames: over the whole run after warm-up, and over its
+     * second half, after the encoder's and the C library's own buffers
+     * (lookahead, thread arenas) have settled. */
+    double slope = slope_of(sx, sy, ns);
+    double slope2 = slope_of(sx + ns / 2, sy + ns / 2, ns - ns / 2);
     avcodec_free_context(&enc);
     av_packet_free(&pkt);
     if (out)
@@ -253,9 +263,9 @@ int main(int argc, char **argv)
 
     printf("\n%" PRId64 " frames in %.1f s (%.1f fps), %" PRId64 " packets, %.1f MB of %s\n", n, elapsed,
            (double)n / elapsed, packets, (double)bytes / 1e6, codec->name);
-    printf("memory slope after warm-up: %+.2f bytes per frame over %d samples (%.0f bytes per frame would be "
-           "one leaked %dx%d frame each time)\n\n",
-           slope, ns, (double)o.width * o.height * 3 / 2, o.width, o.height);
+    printf("memory slope after warm-up: %+.2f bytes per frame over %d samples, %+.2f over the second half "
+           "(%.0f bytes per frame would be one leaked %dx%d frame each time)\n\n",
+           slope, ns, slope2, (double)o.width * o.height * 3 / 2, o.width, o.height);
     fp_pool_report(pool, stdout);
     fp_pool_unref(&pool);
     return status;
