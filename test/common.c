@@ -4,6 +4,8 @@
  */
 #define _POSIX_C_SOURCE 200809L /* posix_memalign, nanosleep, clock_gettime under -std=c11 */
 
+#include <pthread.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -98,4 +100,40 @@ uint64_t test_now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static pthread_mutex_t fail_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic int fail_count;
+static char fail_first[512];
+
+void test_note_fail(const char *file, int line, const char *fmt, ...)
+{
+    if (atomic_fetch_add(&fail_count, 1) != 0)
+        return;
+    pthread_mutex_lock(&fail_lock);
+    int n = snprintf(fail_first, sizeof(fail_first), "%s:%d: ", file, line);
+    va_list ap;
+    va_start(ap, fmt);
+    if (n > 0 && (size_t)n < sizeof(fail_first))
+        vsnprintf(fail_first + n, sizeof(fail_first) - (size_t)n, fmt, ap);
+    va_end(ap);
+    pthread_mutex_unlock(&fail_lock);
+}
+
+void test_assert_no_failures(void)
+{
+    pthread_mutex_lock(&fail_lock);
+    char msg[512];
+    snprintf(msg, sizeof(msg), "%s", fail_first);
+    pthread_mutex_unlock(&fail_lock);
+    ck_assert_msg(atomic_load(&fail_count) == 0, "%d failure(s) in worker threads; first: %s",
+                  atomic_load(&fail_count), msg);
+}
+
+void test_reset_failures(void)
+{
+    pthread_mutex_lock(&fail_lock);
+    atomic_store(&fail_count, 0);
+    fail_first[0] = '\0';
+    pthread_mutex_unlock(&fail_lock);
 }

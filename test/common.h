@@ -42,6 +42,18 @@ void *test_alloc_alloc(void *opaque, size_t size, size_t align);
 void test_alloc_free(void *opaque, void *ptr, size_t size);
 fp_allocator test_allocator(test_alloc *ta);
 
+/* Failures seen on worker threads (Check's asserts only work on the test's
+ * own thread): T_CHECK records the first one, test_assert_no_failures()
+ * fails the test with it, test_reset_failures() starts over. */
+void test_note_fail(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void test_assert_no_failures(void);
+void test_reset_failures(void);
+#define T_CHECK(cond, ...)                                   \
+    do {                                                     \
+        if (!(cond))                                         \
+            test_note_fail(__FILE__, __LINE__, __VA_ARGS__); \
+    } while (0)
+
 /* Sleeps for `us` microseconds. */
 void test_sleep_us(int64_t us);
 /* CLOCK_MONOTONIC in ns. */

@@ -61,44 +61,6 @@ static uint64_t min_steps(void)
     return slow_mode() ? 4000 : 40000;
 }
 
-/* ------------------------------------------------------------------------- */
-/* Failures in workers                                                       */
-
-static pthread_mutex_t fail_lock = PTHREAD_MUTEX_INITIALIZER;
-static _Atomic int fail_count;
-static char fail_first[512];
-
-static void note_fail(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void note_fail(const char *file, int line, const char *fmt, ...)
-{
-    if (atomic_fetch_add(&fail_count, 1) != 0)
-        return;
-    pthread_mutex_lock(&fail_lock);
-    int n = snprintf(fail_first, sizeof(fail_first), "%s:%d: ", file, line);
-    va_list ap;
-    va_start(ap, fmt);
-    if (n > 0 && (size_t)n < sizeof(fail_first))
-        vsnprintf(fail_first + n, sizeof(fail_first) - (size_t)n, fmt, ap);
-    va_end(ap);
-    pthread_mutex_unlock(&fail_lock);
-}
-
-#define T_CHECK(cond, ...)                              \
-    do {                                                \
-        if (!(cond))                                    \
-            note_fail(__FILE__, __LINE__, __VA_ARGS__); \
-    } while (0)
-
-static void assert_no_failures(void)
-{
-    pthread_mutex_lock(&fail_lock);
-    char msg[512];
-    snprintf(msg, sizeof(msg), "%s", fail_first);
-    pthread_mutex_unlock(&fail_lock);
-    ck_assert_msg(atomic_load(&fail_count) == 0, "%d failure(s) in workers; first: %s", atomic_load(&fail_count),
-                  msg);
-}
 
 /* ------------------------------------------------------------------------- */
 /* The ledger: every reference the test holds, per frame                      */
@@ -557,7 +519,7 @@ static test_log g_log;
 
 START_TEST(four_threads_every_operation)
 {
-    atomic_store(&fail_count, 0);
+    test_reset_failures();
     memset(ledger, 0, sizeof(ledger));
     queue_len = 0;
     atomic_store(&a_closed, false);
@@ -603,7 +565,7 @@ START_TEST(four_threads_every_operation)
     fp_pool_unref(&pool_b); /* the last reference when the workers dropped theirs in time */
     for (int i = 0; i < NTHREADS; i++)
         ck_assert_int_eq(pthread_join(th[i], NULL), 0);
-    assert_no_failures();
+    test_assert_no_failures();
 
     /* The books of pool A. */
     uint64_t acquired = 0, eagain = 0, etimedout = 0, eshutdown = 0, ops = 0, steps = 0;

@@ -28,44 +28,6 @@ static bool under_valgrind(void)
     return getenv("FP_TEST_UNDER_VALGRIND") != NULL;
 }
 
-/* ------------------------------------------------------------------------- */
-/* Failure recording for worker threads                                      */
-
-static pthread_mutex_t fail_lock = PTHREAD_MUTEX_INITIALIZER;
-static _Atomic int fail_count;
-static char fail_first[512];
-
-static void note_fail(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void note_fail(const char *file, int line, const char *fmt, ...)
-{
-    if (atomic_fetch_add(&fail_count, 1) != 0)
-        return;
-    pthread_mutex_lock(&fail_lock);
-    int n = snprintf(fail_first, sizeof(fail_first), "%s:%d: ", file, line);
-    va_list ap;
-    va_start(ap, fmt);
-    if (n > 0 && (size_t)n < sizeof(fail_first))
-        vsnprintf(fail_first + n, sizeof(fail_first) - (size_t)n, fmt, ap);
-    va_end(ap);
-    pthread_mutex_unlock(&fail_lock);
-}
-
-#define T_CHECK(cond, ...)                                  \
-    do {                                                    \
-        if (!(cond))                                        \
-            note_fail(__FILE__, __LINE__, __VA_ARGS__);     \
-    } while (0)
-
-static void assert_no_thread_failures(void)
-{
-    pthread_mutex_lock(&fail_lock);
-    char msg[512];
-    snprintf(msg, sizeof(msg), "%s", fail_first);
-    pthread_mutex_unlock(&fail_lock);
-    ck_assert_msg(atomic_load(&fail_count) == 0, "%d failure(s) in worker threads; first: %s",
-                  atomic_load(&fail_count), msg);
-}
 
 /* ------------------------------------------------------------------------- */
 /* Fixture                                                                   */
@@ -74,8 +36,7 @@ static test_log g_log;
 
 static void setup(void)
 {
-    atomic_store(&fail_count, 0);
-    fail_first[0] = '\0';
+    test_reset_failures();
     test_log_reset(&g_log);
 }
 
@@ -393,7 +354,7 @@ static void run_stress(bool with_trim)
     handoff h;
     while (queue_pop(st, &h))
         drop_share(st, h.frame, h.slot, h.stamp);
-    assert_no_thread_failures();
+    test_assert_no_failures();
 
     for (int i = 0; i < STRESS_CAPACITY; i++)
         ck_assert_int_eq(atomic_load(&st->owned[i]), 0);
@@ -634,7 +595,7 @@ START_TEST(test_cross_thread_release)
     ck_assert_int_eq(pthread_create(&prod, NULL, pp_producer, p), 0);
     ck_assert_int_eq(pthread_join(prod, NULL), 0);
     ck_assert_int_eq(pthread_join(cons, NULL), 0);
-    assert_no_thread_failures();
+    test_assert_no_failures();
     ck_assert_uint_eq(p->received, (uint64_t)p->n);
     ck_assert_int_eq(fp_pool_get_stats(pool, &st), 0);
     ck_assert_uint_eq(st.live, 0);
@@ -752,7 +713,7 @@ START_TEST(test_stats_reader)
     for (int i = 0; i < HAMMERS; i++)
         ck_assert_int_eq(pthread_join(h[i], NULL), 0);
     ck_assert_int_eq(pthread_join(r, NULL), 0);
-    assert_no_thread_failures();
+    test_assert_no_failures();
     ck_assert_uint_gt(c.snapshots, 0);
 
     fp_pool_stats st;
@@ -833,7 +794,7 @@ START_TEST(test_shared_ref_unref)
         for (int i = 0; i < SHARERS; i++)
             ck_assert_int_eq(pthread_join(th[i], NULL), 0);
         pthread_barrier_destroy(&go);
-        assert_no_thread_failures();
+        test_assert_no_failures();
 
         /* All references gone: the slot returned exactly once. */
         ck_assert_int_eq(fp_frame_refcount(f), 0);
