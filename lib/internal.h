@@ -222,7 +222,9 @@ static inline void *fp_slot_extra(const fp_pool *pool, const fp_slot *s)
 }
 
 /* pool.c */
-FP_HIDDEN void fp_pool_return_slot(fp_pool *pool, fp_slot *slot);
+/* Drops one reference of a slot (fp_frame_unref_at() without the pointer
+ * checks): 0, or FP_ERR(EALREADY) after logging and counting a double release. */
+FP_HIDDEN int fp_slot_unref(fp_slot *s, const char *file, int line, const char *func);
 /* Returns deferred slots whose can_return is now true; the number returned. */
 FP_HIDDEN int fp_pool_sweep(fp_pool *pool);
 /* The last reference of a frame was dropped (core unref, adapters' release

@@ -743,11 +743,6 @@ static inline void return_slot(fp_pool *pool, fp_slot *s)
     freelist_push(pool, s);
 }
 
-void fp_pool_return_slot(fp_pool *pool, fp_slot *s)
-{
-    return_slot(pool, s);
-}
-
 /* Pushes a deferred slot that became free, with the lock held; the caller
  * wakes waiters. Refuses (false) when it would return the last slot of a pool
  * nobody holds any more: a sweep may run inside a registry walk, which must
@@ -870,17 +865,9 @@ FP_COLD static int double_release(fp_slot *s, const char *file, int line, const 
     return FP_ERR(EALREADY);
 }
 
-int fp_frame_unref_at(fp_frame **pf, const char *file, int line, const char *func)
+/* Drops one reference of a slot; the last returns it (or defers it). */
+static inline int slot_unref(fp_slot *s, const char *file, int line, const char *func)
 {
-    fp_frame *frame;
-    if (!pf || !(frame = *pf))
-        return 0;
-    *pf = NULL;
-    fp_slot *s = fp_slot_of(frame);
-    if (FP_UNLIKELY(!s)) {
-        foreign(frame, "fp_frame_unref", file, line, func);
-        return FP_ERR(EINVAL);
-    }
     int v = atomic_load_explicit(&s->refs, RLX);
     do {
         if (FP_UNLIKELY(v <= 0))
@@ -896,6 +883,25 @@ int fp_frame_unref_at(fp_frame **pf, const char *file, int line, const char *fun
             return_slot(pool, s);
     }
     return 0;
+}
+
+int fp_slot_unref(fp_slot *s, const char *file, int line, const char *func)
+{
+    return slot_unref(s, file, line, func);
+}
+
+int fp_frame_unref_at(fp_frame **pf, const char *file, int line, const char *func)
+{
+    fp_frame *frame;
+    if (!pf || !(frame = *pf))
+        return 0;
+    *pf = NULL;
+    fp_slot *s = fp_slot_of(frame);
+    if (FP_UNLIKELY(!s)) {
+        foreign(frame, "fp_frame_unref", file, line, func);
+        return FP_ERR(EINVAL);
+    }
+    return slot_unref(s, file, line, func);
 }
 
 int fp_frame_refcount(const fp_frame *frame)

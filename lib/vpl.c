@@ -178,26 +178,6 @@ static void surface_reset(vpl_pool *vp, fp_slot *s, vpl_slot *vs)
 /* ------------------------------------------------------------------------- */
 /* References                                                                */
 
-/* Drops one reference; the last returns the slot (or defers it). Returns 0 or
- * FP_ERR(EALREADY). */
-static int surface_unref(fp_pool *pool, fp_slot *s, const char *file, int line, const char *func)
-{
-    int v = atomic_load_explicit(&s->refs, RLX);
-    do {
-        if (FP_UNLIKELY(v <= 0)) {
-            fp_track_double_release(s, file, line, func);
-            fp_pool_note_misuse(pool);
-            return FP_ERR(EALREADY);
-        }
-    } while (!atomic_compare_exchange_weak_explicit(&s->refs, &v, v - 1, ACQREL, RLX));
-    if (v == 1) {
-        if (FP_LIKELY(pool->track))
-            fp_track_release(s, file, line, func);
-        fp_pool_release_slot(pool, s);
-    }
-    return 0;
-}
-
 static mfxStatus MFX_CDECL vpl_add_ref(mfxFrameSurface1 *surf)
 {
     fp_slot *s;
@@ -224,7 +204,7 @@ static mfxStatus MFX_CDECL vpl_release(mfxFrameSurface1 *surf)
     mfxStatus st = lookup(surf, "FrameInterface->Release", &s);
     if (st != MFX_ERR_NONE)
         return st;
-    if (surface_unref(s->pool, s, rel_iface_file, 0, rel_iface_func) < 0)
+    if (fp_slot_unref(s, rel_iface_file, 0, rel_iface_func) < 0)
         return MFX_ERR_UNDEFINED_BEHAVIOR;
     return MFX_ERR_NONE;
 }
@@ -649,7 +629,7 @@ int fp_vpl_release_at(mfxFrameSurface1 **ps, const char *file, int line, const c
         foreign_surface(surf, owner, "fp_vpl_release");
         return FP_ERR(EINVAL);
     }
-    return surface_unref(s->pool, s, file, line, func);
+    return fp_slot_unref(s, file, line, func);
 }
 
 void fp_vpl_surface_autorelease(mfxFrameSurface1 **surface)
