@@ -212,33 +212,35 @@ enum AVPixelFormat fp_av_pool_format(const fp_pool *pool)
 
 /* ------------------------------------------------------------------------- */
 
+static const fp_site buffer_free_site = { "(last AVBufferRef)", "av_buffer_unref", 0 };
+
+/* The AVBuffer's free callback: the last AVBufferRef is gone. */
 static void buffer_free(void *opaque, uint8_t *data)
 {
     (void)data;
     fp_frame *f = opaque;
-    fp_frame_unref_at(&f, "(last AVBufferRef)", 0, "av_buffer_unref");
+    fp_slot_unref((fp_slot *)((char *)f - offsetof(fp_slot, frame)), &buffer_free_site);
 }
 
 /* Takes a slot and attaches it to `frame` as buf[0]/data/linesize. */
-static int attach(fp_pool *pool, AVFrame *frame, int64_t timeout_us, const char *file, int line,
-                  const char *func)
+static int attach(fp_pool *pool, AVFrame *frame, int64_t timeout_us, const fp_site *site)
 {
     fp_frame *pf;
-    int ret = fp_pool_acquire_at(pool, timeout_us, &pf, file, line, func);
+    int ret = fp_pool_acquire_internal(pool, timeout_us, &pf, site);
     if (ret < 0)
         return ret;
-    fp_slot *s = fp_slot_of(pf);
+    fp_slot *s = (fp_slot *)((char *)pf - offsetof(fp_slot, frame));
     AVBufferRef *buf = av_buffer_create(s->mem, pool->layout.size, buffer_free, pf, 0);
     if (!buf) {
-        fp_log(pool, FP_LOG_ERROR, "%s:%d: out of memory creating an AVBufferRef", file ? file : "?", line);
-        fp_frame_unref_at(&pf, file, line, func);
+        const char *file = fp_site_file(site);
+        fp_log(pool, FP_LOG_ERROR, "%s:%d: out of memory creating an AVBufferRef", file ? file : "?",
+               fp_site_line(site));
+        fp_slot_unref(s, site);
         return FP_ERR(ENOMEM);
     }
     frame->buf[0] = buf;
-    for (int i = 0; i < 4; i++) {
-        frame->data[i] = pf->data[i];
-        frame->linesize[i] = pf->linesize[i];
-    }
+    memcpy(frame->data, pf->data, sizeof(pf->data));
+    memcpy(frame->linesize, pf->linesize, sizeof(pf->linesize));
     frame->extended_data = frame->data;
     return 0;
 }
@@ -252,8 +254,7 @@ static int not_av_pool(fp_pool *pool, const char *what)
     return FP_ERR(EINVAL);
 }
 
-int fp_av_acquire_at(fp_pool *pool, int64_t timeout_us, AVFrame **out, const char *file, int line,
-                     const char *func)
+int fp_av_acquire_site(fp_pool *pool, int64_t timeout_us, AVFrame **out, const fp_site *site)
 {
     if (!out)
         return pool ? (fp_log(pool, FP_LOG_ERROR, "fp_av_acquire: out is NULL"), FP_ERR(EINVAL))
@@ -267,7 +268,7 @@ int fp_av_acquire_at(fp_pool *pool, int64_t timeout_us, AVFrame **out, const cha
         fp_log(pool, FP_LOG_ERROR, "fp_av_acquire: out of memory allocating an AVFrame");
         return FP_ERR(ENOMEM);
     }
-    int ret = attach(pool, frame, timeout_us, file, line, func);
+    int ret = attach(pool, frame, timeout_us, site);
     if (ret < 0) {
         av_frame_free(&frame);
         return ret;
@@ -279,9 +280,16 @@ int fp_av_acquire_at(fp_pool *pool, int64_t timeout_us, AVFrame **out, const cha
     return 0;
 }
 
-int fp_av_frame_get_buffer_at(fp_pool *pool, AVFrame *frame, int64_t timeout_us, const char *file, int line,
-                              const char *func)
+int fp_av_acquire_at(fp_pool *pool, int64_t timeout_us, AVFrame **out, const char *file, int line,
+                     const char *func)
 {
+    return fp_av_acquire_site(pool, timeout_us, out, fp_site_intern(file, line, func));
+}
+
+int fp_av_frame_get_buffer_site(fp_pool *pool, AVFrame *frame, int64_t timeout_us, const fp_site *site)
+{
+    const char *file = fp_site_file(site);
+    int line = fp_site_line(site);
     av_pool *st = av_state(pool);
     if (!st)
         return not_av_pool(pool, "fp_av_frame_get_buffer");
@@ -303,7 +311,13 @@ int fp_av_frame_get_buffer_at(fp_pool *pool, AVFrame *frame, int64_t timeout_us,
                av_get_pix_fmt_name(st->fmt), pool->width, pool->height);
         return FP_ERR(EINVAL);
     }
-    return attach(pool, frame, timeout_us, file, line, func);
+    return attach(pool, frame, timeout_us, site);
+}
+
+int fp_av_frame_get_buffer_at(fp_pool *pool, AVFrame *frame, int64_t timeout_us, const char *file, int line,
+                              const char *func)
+{
+    return fp_av_frame_get_buffer_site(pool, frame, timeout_us, fp_site_intern(file, line, func));
 }
 
 /* ------------------------------------------------------------------------- */
@@ -380,7 +394,8 @@ int fp_av_get_buffer2(AVCodecContext *avctx, AVFrame *frame, int flags)
             return fallback(pool, st, avctx, frame, flags, "the codec's linesize alignment does not divide ours");
 
     const char *codec = avctx->codec->name;
-    int ret = attach(pool, frame, pool->get_buffer_timeout_us, "(decoder get_buffer2)", 0, codec);
+    /* The codec name is the function of the site: one table entry per codec. */
+    int ret = attach(pool, frame, pool->get_buffer_timeout_us, fp_site_intern("(decoder get_buffer2)", 0, codec));
     if (ret == FP_ERR(EAGAIN) || ret == FP_ERR(ETIMEDOUT)) {
         fp_log(pool, FP_LOG_WARN, "fp_av_get_buffer2 (%s): pool exhausted for %lld us; the decoder gets ENOBUFS",
                codec, (long long)pool->get_buffer_timeout_us);

@@ -9,6 +9,7 @@
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "framepool/framepool.h"
@@ -57,39 +58,43 @@ FP_HIDDEN const char *fp_format_name(int fmt);
  * The tracking fields are written only by the frame's owner and read by report
  * walkers on other threads, hence relaxed atomics (plain moves on x86).
  */
-#define FP_TAG_WORDS 4 /* 32-byte tag, NUL-terminated */
+#define FP_TAG_WORDS 3 /* 24-byte tag, NUL-terminated */
+_Static_assert(FP_TAG_WORDS * 8 == FP_TAG_MAX + 1, "FP_TAG_MAX matches the slot");
 
+/* Three cache lines. The first holds the read-mostly public fields, the
+ * second everything an acquire+release cycle writes besides the tracking
+ * record (pts, opaque, gen, refs, next, time), the third the record: a
+ * cycle dirties two lines, and a slot never shares a line with a neighbour. */
 typedef struct fp_slot {
-    fp_frame frame;
+    fp_frame frame;                  /* 0..95 */
     struct fp_pool *pool;
-    uint8_t *mem;                   /* pixel memory; NULL while unbacked (guarded by pool->lock) */
     _Atomic uint64_t gen;
     _Atomic int refs;
-    _Atomic uint32_t next;          /* free list / unbacked list link */
-    uint32_t idx;                   /* own index, constant */
-    _Atomic(const char *) acq_file;
-    _Atomic(const char *) acq_func;
-    _Atomic int acq_line;
-    _Atomic uint32_t marks;         /* FP_MARK_* */
-    _Atomic uint64_t acq_tid;
-    _Atomic uint64_t acq_time;      /* fp_clock_now() units */
+    _Atomic uint32_t next;           /* free list / unbacked list link */
+    _Atomic uint64_t acq_time;       /* fp_clock_now() units */
+    /* 128: the tracking record */
+    _Atomic(const fp_site *) acq_site;
+    _Atomic(const fp_site *) rel_site;
     _Atomic uint64_t seq;
-    _Atomic(const char *) rel_file;
-    _Atomic(const char *) rel_func;
-    _Atomic int rel_line;
+    uint8_t *mem;                    /* pixel memory; NULL while unbacked (guarded by pool->lock) */
+    _Atomic uint32_t acq_tid;        /* kernel thread id (pid_max is at most 2^22) */
+    uint16_t idx;                    /* own index, constant (FP_MAX_FRAMES <= 32768) */
+    _Atomic uint16_t marks;          /* FP_MARK_* */
     _Atomic uint64_t tag[FP_TAG_WORDS];
 } fp_slot;
 
-/* One slot per 256 bytes: never shares a cache line with a neighbour. */
-#define FP_SLOT_SIZE 256
-_Static_assert(sizeof(fp_slot) <= FP_SLOT_SIZE, "fp_slot grew past its budget");
+#define FP_SLOT_SIZE 192
+_Static_assert(sizeof(fp_slot) == FP_SLOT_SIZE, "fp_slot is three cache lines");
+_Static_assert(offsetof(fp_slot, gen) / 64 == 1 && offsetof(fp_slot, acq_time) / 64 == 1 &&
+                   offsetof(fp_slot, frame.pts) / 64 == 1 && offsetof(fp_slot, frame.opaque) / 64 == 1,
+               "the fields every cycle writes share one cache line");
 
 #define FP_MARK_LONG_LIVED (1u << 0)
 #define FP_MARK_WATCHDOG   (1u << 1)
 
 static inline fp_slot *fp_slot_at(fp_slot *slots, uint32_t i)
 {
-    return (fp_slot *)((char *)slots + (size_t)i * FP_SLOT_SIZE);
+    return slots + i;
 }
 
 /* The private word of a pool frame is its own address mixed with a constant:
@@ -158,6 +163,11 @@ typedef struct fp_pool_params {
 
 FP_HIDDEN int fp_pool_create_ex(fp_pool **out, const fp_pool_params *params);
 
+#define FP_SLOW_CLOSED    (1u << 0) /* acquires fail (ESHUTDOWN) */
+#define FP_SLOW_UNTRACKED (1u << 1) /* FP_POOL_NO_TRACK */
+#define FP_SLOW_FLAGS     (1u << 2) /* FP_POOL_ZERO or FP_POOL_POISON */
+#define FP_SLOW_ADAPTER   (1u << 3) /* ops->can_return may defer a release */
+
 /* ---------------------------------------------------------------------------
  * The pool.
  */
@@ -171,6 +181,10 @@ struct fp_pool {
     unsigned flags;
     bool track;
     _Atomic bool closed;
+    /* Non-zero sends acquires (slow_acq) or last releases (slow_rel) off the
+     * fast path: one load and branch instead of one per feature. */
+    _Atomic uint8_t slow_acq;       /* FP_SLOW_* */
+    uint8_t slow_rel;               /* FP_SLOW_* but CLOSED */
     _Atomic uint64_t seq_hint;      /* a recent 64-bit sequence, to widen the 30-bit tag */
     _Atomic uint32_t peak_out;
     fp_layout layout;
@@ -224,7 +238,9 @@ static inline void *fp_slot_extra(const fp_pool *pool, const fp_slot *s)
 /* pool.c */
 /* Drops one reference of a slot (fp_frame_unref_at() without the pointer
  * checks): 0, or FP_ERR(EALREADY) after logging and counting a double release. */
-FP_HIDDEN int fp_slot_unref(fp_slot *s, const char *file, int line, const char *func);
+FP_HIDDEN int fp_slot_unref(fp_slot *s, const fp_site *site);
+/* fp_pool_acquire_site() for adapters. */
+FP_HIDDEN int fp_pool_acquire_internal(fp_pool *pool, int64_t timeout_us, fp_frame **out, const fp_site *site);
 /* Returns deferred slots whose can_return is now true; the number returned. */
 FP_HIDDEN int fp_pool_sweep(fp_pool *pool);
 /* The last reference of a frame was dropped (core unref, adapters' release
@@ -267,36 +283,34 @@ FP_HIDDEN void *fp_default_alloc(void *opaque, size_t size, size_t align);
 FP_HIDDEN void fp_default_free(void *opaque, void *ptr, size_t size);
 
 /* track.c */
-/* Writes the acquire record (see track.c for the sequence lock); returns the
- * time it recorded. */
-static inline uint64_t fp_track_acquire(fp_slot *s, uint64_t seq, const char *file, int line,
-                                        const char *func)
+/* The site of fp_*_at() callers: (file, line, func) looked up in a process-wide
+ * table of sites (never freed, no allocation); NULL when all three are unset. */
+FP_HIDDEN const fp_site *fp_site_intern(const char *file, int line, const char *func);
+static inline const char *fp_site_file(const fp_site *s) { return s ? s->file : NULL; }
+static inline const char *fp_site_func(const fp_site *s) { return s ? s->func : NULL; }
+static inline int fp_site_line(const fp_site *s) { return s ? s->line : 0; }
+
+/* Writes the acquire record but the time (see track.c for the sequence lock). */
+static inline void fp_track_acquire(fp_slot *s, uint64_t seq, const fp_site *site)
 {
-    uint64_t now = fp_clock_now();
     /* Orders these stores after the previous owner's gen store for walkers
      * (pairs with the walker's acquire fence). */
     atomic_thread_fence(REL);
-    atomic_store_explicit(&s->acq_file, file, RLX);
-    atomic_store_explicit(&s->acq_func, func, RLX);
-    atomic_store_explicit(&s->acq_line, line, RLX);
-    atomic_store_explicit(&s->acq_tid, fp_thread_id(), RLX);
-    atomic_store_explicit(&s->acq_time, now, RLX);
+    atomic_store_explicit(&s->acq_site, site, RLX);
+    atomic_store_explicit(&s->acq_tid, (uint32_t)fp_thread_id(), RLX);
     atomic_store_explicit(&s->seq, seq, RLX);
     atomic_store_explicit(&s->marks, 0, RLX);
     atomic_store_explicit(&s->tag[0], 0, RLX);
-    return now;
 }
 /* Scans for stale frames when due at `now` (called after acquires). */
 FP_HIDDEN FP_COLD void fp_watchdog_tick(fp_pool *pool, uint64_t now);
 FP_HIDDEN int fp_watchdog_scan(fp_pool *pool);
-static inline void fp_track_release(fp_slot *s, const char *file, int line, const char *func)
+static inline void fp_track_release(fp_slot *s, const fp_site *site)
 {
-    atomic_store_explicit(&s->rel_file, file, RLX);
-    atomic_store_explicit(&s->rel_func, func, RLX);
-    atomic_store_explicit(&s->rel_line, line, RLX);
+    atomic_store_explicit(&s->rel_site, site, RLX);
 }
 FP_HIDDEN void fp_track_leak_report(fp_pool *pool, int level, const char *why);
-FP_HIDDEN void fp_track_double_release(fp_slot *s, const char *file, int line, const char *func);
+FP_HIDDEN void fp_track_double_release(fp_slot *s, const fp_site *site);
 
 /* poison.c */
 FP_HIDDEN void fp_poison(fp_pool *pool, fp_slot *s);

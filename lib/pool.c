@@ -60,13 +60,20 @@ static void note_tag(fp_pool *pool, uint32_t tag)
 
 /* Widens a 30-bit tag to the 64-bit sequence: the hint is within 2^29 of any
  * tag in use (it is refreshed every 2^24 pops), so the signed 30-bit
- * difference from it is exact. */
-uint64_t fp_pool_seq_of_tag(fp_pool *pool, uint32_t tag)
+ * difference from it is exact. The fast path calls this after its own
+ * H_HINT_DUE() check. */
+static inline uint64_t seq_of_tag(const fp_pool *pool, uint32_t tag)
 {
     uint64_t hint = atomic_load_explicit(&pool->seq_hint, RLX);
     int32_t d = (int32_t)((tag - (uint32_t)hint) << (32 - H_TAG_BITS)) >> (32 - H_TAG_BITS);
-    uint64_t seq = hint + (uint64_t)(int64_t)d;
+    return hint + (uint64_t)(int64_t)d;
+}
+
+uint64_t fp_pool_seq_of_tag(fp_pool *pool, uint32_t tag)
+{
+    uint64_t seq = seq_of_tag(pool, tag);
     if (FP_UNLIKELY((tag & 0xFFFFFFu) == 0)) {
+        uint64_t hint = atomic_load_explicit(&pool->seq_hint, RLX);
         uint64_t cur = hint;
         while (seq > cur &&
                !atomic_compare_exchange_weak_explicit(&pool->seq_hint, &cur, seq, RLX, RLX))
@@ -393,6 +400,11 @@ int fp_pool_create_ex(fp_pool **out, const fp_pool_params *params)
     pool->capacity = (uint32_t)cfg->max_frames;
     pool->flags = cfg->flags;
     pool->track = !(cfg->flags & FP_POOL_NO_TRACK);
+    pool->slow_rel = (uint8_t)((pool->track ? 0 : FP_SLOW_UNTRACKED) |
+                               ((cfg->flags & FP_POOL_POISON) ? FP_SLOW_FLAGS : 0) |
+                               (params->ops && params->ops->can_return ? FP_SLOW_ADAPTER : 0));
+    atomic_init(&pool->slow_acq, (uint8_t)((pool->track ? 0 : FP_SLOW_UNTRACKED) |
+                                           ((cfg->flags & (FP_POOL_ZERO | FP_POOL_POISON)) ? FP_SLOW_FLAGS : 0)));
     pool->layout = layout;
     pool->mem_align = cfg->align < 16 ? 16 : (size_t)cfg->align;
     if (cfg->allocator.alloc) {
@@ -419,7 +431,7 @@ int fp_pool_create_ex(fp_pool **out, const fp_pool_params *params)
     for (uint32_t i = 0; i < pool->capacity; i++) {
         fp_slot *s = fp_slot_at(pool->slots, i);
         s->pool = pool;
-        s->idx = i;
+        s->idx = (uint16_t)i;
         s->frame.width = cfg->format == FP_FMT_RAW ? 0 : cfg->width;
         s->frame.height = cfg->format == FP_FMT_RAW ? 0 : cfg->height;
         s->frame.format = params->layout ? params->frame_format : (int)cfg->format;
@@ -498,6 +510,7 @@ void fp_pool_close(fp_pool *pool)
         return;
     pthread_mutex_lock(&pool->lock);
     atomic_store_explicit(&pool->closed, true, RLX);
+    atomic_fetch_or_explicit(&pool->slow_acq, FP_SLOW_CLOSED, RLX);
     pthread_cond_broadcast(&pool->cond);
     pthread_mutex_unlock(&pool->lock);
 }
@@ -649,11 +662,13 @@ FP_COLD static int acquire_slow(fp_pool *pool, int64_t timeout_us, fp_slot **got
     return ret;
 }
 
-FP_COLD static int acquire_bad_args(fp_pool *pool, int64_t timeout_us, fp_frame **out, const char *file, int line)
+FP_COLD static int acquire_bad_args(fp_pool *pool, int64_t timeout_us, fp_frame **out, const fp_site *site)
 {
     (void)timeout_us;
     if (out)
         *out = NULL;
+    const char *file = fp_site_file(site);
+    int line = fp_site_line(site);
     if (pool)
         fp_log(pool, FP_LOG_ERROR, "fp_pool_acquire at %s:%d: %s", file ? file : "?", line,
                !out ? "out is NULL" : "negative timeout (use 0 or FP_WAIT_FOREVER)");
@@ -671,21 +686,24 @@ FP_COLD static void acquire_flags(fp_pool *pool, fp_slot *s)
         memset(s->mem + pool->layout.offset[0], 0, pool->layout.size - pool->layout.offset[0]);
 }
 
-/* Hands a slot just taken from the free list (head now `nh`) to the caller. */
-static inline __attribute__((always_inline)) int hand_out(fp_pool *pool, fp_slot *s, uint64_t nh, fp_frame **out,
-                                                          const char *file, int line, const char *func)
+/* Hands a slot just taken from the free list (head now `nh`) to the caller:
+ * every feature (the fast path in fp_pool_acquire_internal() is this with the
+ * common case only). */
+static int hand_out(fp_pool *pool, fp_slot *s, uint64_t nh, fp_frame **out, const fp_site *site)
 {
     if (FP_UNLIKELY(H_OUT(nh) > atomic_load_explicit(&pool->peak_out, RLX)))
         update_peak(pool, nh);
     atomic_store_explicit(&s->refs, 1, RLX);
+    uint64_t seq = fp_pool_seq_of_tag(pool, H_TAG(nh));
+    uint64_t now = 0;
     if (FP_LIKELY(pool->track)) {
-        uint64_t now = fp_track_acquire(s, fp_pool_seq_of_tag(pool, H_TAG(nh)), file, line, func);
-        if (FP_UNLIKELY(now >= atomic_load_explicit(&pool->watchdog_next, RLX)))
-            fp_watchdog_tick(pool, now);
+        fp_track_acquire(s, seq, site);
+        now = fp_clock_now();
+        atomic_store_explicit(&s->acq_time, now, RLX);
     } else {
         /* Untracked: no site or time, but the sequence (checkpoints), the
          * long-lived mark and the tag are per acquisition all the same. */
-        atomic_store_explicit(&s->seq, fp_pool_seq_of_tag(pool, H_TAG(nh)), RLX);
+        atomic_store_explicit(&s->seq, seq, RLX);
         atomic_store_explicit(&s->marks, 0, RLX);
         atomic_store_explicit(&s->tag[0], 0, RLX);
     }
@@ -695,41 +713,83 @@ static inline __attribute__((always_inline)) int hand_out(fp_pool *pool, fp_slot
     s->frame.opaque = NULL;
     atomic_store_explicit(&s->gen, atomic_load_explicit(&s->gen, RLX) + 1, REL);
     *out = &s->frame;
+    if (pool->track && FP_UNLIKELY(now >= atomic_load_explicit(&pool->watchdog_next, RLX)))
+        fp_watchdog_tick(pool, now);
     return 0;
 }
 
-FP_COLD static int acquire_slow_path(fp_pool *pool, int64_t timeout_us, fp_frame **out, const char *file,
-                                     int line, const char *func)
+/* Acquires off the fast path: closed, untracked or flagged pools, and an
+ * empty free list. */
+FP_COLD static int acquire_general(fp_pool *pool, int64_t timeout_us, fp_frame **out, const fp_site *site)
 {
     fp_slot *s = NULL;
     uint64_t nh = 0;
-    int ret = acquire_slow(pool, timeout_us, &s, &nh);
-    if (ret < 0) {
-        *out = NULL;
-        return ret;
+    if (atomic_load_explicit(&pool->closed, RLX) || !(s = freelist_pop(pool, &nh))) {
+        int ret = acquire_slow(pool, timeout_us, &s, &nh);
+        if (ret < 0) {
+            *out = NULL;
+            return ret;
+        }
     }
-    return hand_out(pool, s, nh, out, file, line, func);
+    return hand_out(pool, s, nh, out, site);
 }
 
-int fp_pool_acquire_at(fp_pool *pool, int64_t timeout_us, fp_frame **out, const char *file, int line,
-                       const char *func)
+/* The fast path: a pool that is open, without ZERO/POISON, with a free
+ * frame. Tracked (the default) or not, each with its one branch. */
+int fp_pool_acquire_internal(fp_pool *pool, int64_t timeout_us, fp_frame **out, const fp_site *site)
 {
-    if (FP_UNLIKELY(!out || !pool || timeout_us < FP_WAIT_FOREVER))
-        return acquire_bad_args(pool, timeout_us, out, file, line);
-    if (FP_UNLIKELY(atomic_load_explicit(&pool->closed, RLX)))
-        return acquire_slow_path(pool, timeout_us, out, file, line, func);
-    /* The pop of freelist_pop(), inline: the fast path is this loop. */
+    if (FP_UNLIKELY(!pool))
+        return acquire_bad_args(pool, timeout_us, out, site);
+    if (FP_UNLIKELY(!out))
+        return acquire_bad_args(pool, timeout_us, out, site);
+    if (FP_UNLIKELY(timeout_us < FP_WAIT_FOREVER))
+        return acquire_bad_args(pool, timeout_us, out, site);
+    unsigned slow = atomic_load_explicit(&pool->slow_acq, RLX);
+    if (FP_UNLIKELY(slow & ~FP_SLOW_UNTRACKED))
+        return acquire_general(pool, timeout_us, out, site);
+    /* The pop of freelist_pop(), inline. */
     uint64_t h = atomic_load_explicit(&pool->head, ACQ), nh;
     fp_slot *s;
     do {
         if (FP_UNLIKELY(H_IDX(h) == FP_NIL))
-            return acquire_slow_path(pool, timeout_us, out, file, line, func);
+            return acquire_general(pool, timeout_us, out, site);
         s = fp_slot_at(pool->slots, H_IDX(h));
         nh = H_POP(h, atomic_load_explicit(&s->next, RLX));
     } while (!atomic_compare_exchange_weak_explicit(&pool->head, &h, nh, ACQ, ACQ));
     if (FP_UNLIKELY(H_HINT_DUE(nh)))
         note_tag(pool, H_TAG(nh));
-    return hand_out(pool, s, nh, out, file, line, func);
+    if (FP_UNLIKELY(H_OUT(nh) > atomic_load_explicit(&pool->peak_out, RLX)))
+        update_peak(pool, nh);
+    /* hand_out() without the flags. */
+    atomic_store_explicit(&s->refs, 1, RLX);
+    s->frame.pts = FP_NOPTS;
+    s->frame.opaque = NULL;
+    *out = &s->frame;
+    if (FP_UNLIKELY(slow)) {
+        atomic_store_explicit(&s->seq, seq_of_tag(pool, H_TAG(nh)), RLX);
+        atomic_store_explicit(&s->marks, 0, RLX);
+        atomic_store_explicit(&s->tag[0], 0, RLX);
+        atomic_store_explicit(&s->gen, atomic_load_explicit(&s->gen, RLX) + 1, REL);
+        return 0;
+    }
+    /* The record, then the time (the one call), then gen makes the frame live. */
+    fp_track_acquire(s, seq_of_tag(pool, H_TAG(nh)), site);
+    uint64_t now = fp_clock_now();
+    atomic_store_explicit(&s->acq_time, now, RLX);
+    atomic_store_explicit(&s->gen, atomic_load_explicit(&s->gen, RLX) + 1, REL);
+    if (FP_UNLIKELY(now >= atomic_load_explicit(&pool->watchdog_next, RLX)))
+        fp_watchdog_tick(pool, now);
+    return 0;
+}
+
+/* Exported under the public name, without a PLT hop for the adapters. */
+extern __typeof__(fp_pool_acquire_site) fp_pool_acquire_site
+    __attribute__((alias("fp_pool_acquire_internal"), visibility("default")));
+
+int fp_pool_acquire_at(fp_pool *pool, int64_t timeout_us, fp_frame **out, const char *file, int line,
+                       const char *func)
+{
+    return fp_pool_acquire_internal(pool, timeout_us, out, fp_site_intern(file, line, func));
 }
 
 /* ------------------------------------------------------------------------- */
@@ -858,50 +918,85 @@ fp_frame *fp_frame_ref(fp_frame *frame)
     return frame;
 }
 
-FP_COLD static int double_release(fp_slot *s, const char *file, int line, const char *func)
+FP_COLD static int double_release(fp_slot *s, const fp_site *site)
 {
-    fp_track_double_release(s, file, line, func);
+    fp_track_double_release(s, site);
     fp_pool_note_misuse(s->pool);
     return FP_ERR(EALREADY);
 }
 
+/* The last reference of a frame of a pool off the fast path (untracked,
+ * poisoning, adapter). */
+FP_COLD static void release_general(fp_pool *pool, fp_slot *s, const fp_site *site)
+{
+    if (pool->track)
+        fp_track_release(s, site);
+    if (pool->ops != NULL)
+        fp_pool_release_slot(pool, s);
+    else
+        return_slot(pool, s);
+}
+
 /* Drops one reference of a slot; the last returns it (or defers it). */
-static inline int slot_unref(fp_slot *s, const char *file, int line, const char *func)
+static inline int slot_unref(fp_slot *s, const fp_site *site)
 {
     int v = atomic_load_explicit(&s->refs, RLX);
     do {
         if (FP_UNLIKELY(v <= 0))
-            return double_release(s, file, line, func);
+            return double_release(s, site);
     } while (!atomic_compare_exchange_weak_explicit(&s->refs, &v, v - 1, ACQREL, RLX));
-    if (v == 1) {
-        fp_pool *pool = s->pool;
-        if (FP_LIKELY(pool->track))
-            fp_track_release(s, file, line, func);
-        if (FP_UNLIKELY(pool->ops != NULL))
-            fp_pool_release_slot(pool, s);
-        else
-            return_slot(pool, s);
+    if (v != 1)
+        return 0;
+    fp_pool *pool = s->pool;
+    unsigned slow = pool->slow_rel;
+    if (FP_LIKELY(!slow))
+        fp_track_release(s, site);
+    else if (slow != FP_SLOW_UNTRACKED) {
+        release_general(pool, s, site);
+        return 0;
     }
+    /* return_slot() without poisoning or adapter. */
+    atomic_store_explicit(&s->gen, atomic_load_explicit(&s->gen, RLX) + 1, REL);
+    uint64_t h = atomic_load_explicit(&pool->head, RLX), nh;
+    do {
+        if (FP_UNLIKELY(h & (H_W | H_O))) {
+            freelist_push(pool, s); /* wakes a waiter or frees the pool */
+            return 0;
+        }
+        atomic_store_explicit(&s->next, H_IDX(h), RLX);
+        nh = ((h & ~(uint64_t)0xFFFF) | s->idx) - H_OUT_ONE;
+    } while (!atomic_compare_exchange_weak_explicit(&pool->head, &h, nh, ACQREL, RLX));
     return 0;
 }
 
-int fp_slot_unref(fp_slot *s, const char *file, int line, const char *func)
+int fp_slot_unref(fp_slot *s, const fp_site *site)
 {
-    return slot_unref(s, file, line, func);
+    return slot_unref(s, site);
 }
 
-int fp_frame_unref_at(fp_frame **pf, const char *file, int line, const char *func)
+FP_COLD static int unref_foreign(fp_frame *frame, const fp_site *site)
+{
+    foreign(frame, "fp_frame_unref", fp_site_file(site), fp_site_line(site), fp_site_func(site));
+    return FP_ERR(EINVAL);
+}
+
+int fp_frame_unref_site(fp_frame **pf, const fp_site *site)
 {
     fp_frame *frame;
     if (!pf || !(frame = *pf))
         return 0;
     *pf = NULL;
     fp_slot *s = fp_slot_of(frame);
-    if (FP_UNLIKELY(!s)) {
-        foreign(frame, "fp_frame_unref", file, line, func);
-        return FP_ERR(EINVAL);
-    }
-    return slot_unref(s, file, line, func);
+    if (FP_UNLIKELY(!s))
+        return unref_foreign(frame, site);
+    return slot_unref(s, site);
+}
+
+int fp_frame_unref_at(fp_frame **pf, const char *file, int line, const char *func)
+{
+    if (!pf || !*pf)
+        return 0;
+    return fp_frame_unref_site(pf, fp_site_intern(file, line, func));
 }
 
 int fp_frame_refcount(const fp_frame *frame)

@@ -7,9 +7,11 @@
 
 #include "internal.h"
 
+static const fp_site autorelease_site = { "FP_AUTO_FRAME", "cleanup", 0 };
+
 void fp_frame_autorelease(fp_frame **frame)
 {
-    fp_frame_unref_at(frame, "FP_AUTO_FRAME", 0, "cleanup");
+    fp_frame_unref_site(frame, &autorelease_site);
 }
 
 void fp_scope_begin_at(fp_scope *scope, const char *file, int line, const char *func)
@@ -68,9 +70,10 @@ void fp_scope_end(fp_scope *scope)
 {
     if (!scope || !scope->items)
         return;
+    const fp_site *site = scope->count ? fp_site_intern(scope->file, scope->line, scope->func) : NULL;
     while (scope->count) {
         fp_frame *f = scope->items[--scope->count];
-        fp_frame_unref_at(&f, scope->file, scope->line, scope->func);
+        fp_frame_unref_site(&f, site);
     }
     if (scope->items != scope->inline_items)
         free(scope->items);

@@ -16,22 +16,22 @@
 
 static const char *or_q(const char *s) { return s ? s : "?"; }
 
-void fp_track_double_release(fp_slot *s, const char *file, int line, const char *func)
+void fp_track_double_release(fp_slot *s, const fp_site *site)
 {
     fp_pool *pool = s->pool;
     if (!pool->track) {
         fp_log(pool, FP_LOG_ERROR, "double release of frame %p at %s:%d in %s() (tracking off)",
-               (void *)&s->frame, or_q(file), line, or_q(func));
+               (void *)&s->frame, or_q(fp_site_file(site)), fp_site_line(site), or_q(fp_site_func(site)));
         return;
     }
+    const fp_site *acq = atomic_load_explicit(&s->acq_site, RLX);
+    const fp_site *rel = atomic_load_explicit(&s->rel_site, RLX);
     fp_log(pool, FP_LOG_ERROR,
            "double release of frame %p at %s:%d in %s(): acquired at %s:%d in %s(), "
            "already released at %s:%d in %s()",
-           (void *)&s->frame, or_q(file), line, or_q(func),
-           or_q(atomic_load_explicit(&s->acq_file, RLX)), atomic_load_explicit(&s->acq_line, RLX),
-           or_q(atomic_load_explicit(&s->acq_func, RLX)),
-           or_q(atomic_load_explicit(&s->rel_file, RLX)), atomic_load_explicit(&s->rel_line, RLX),
-           or_q(atomic_load_explicit(&s->rel_func, RLX)));
+           (void *)&s->frame, or_q(fp_site_file(site)), fp_site_line(site), or_q(fp_site_func(site)),
+           or_q(fp_site_file(acq)), fp_site_line(acq), or_q(fp_site_func(acq)),
+           or_q(fp_site_file(rel)), fp_site_line(rel), or_q(fp_site_func(rel)));
 }
 
 void fp_frame_set_tag(fp_frame *frame, const char *tag)
@@ -67,22 +67,25 @@ static bool snap_slot(fp_slot *s, live_rec *r, uint64_t now)
         if (!(g1 & 1))
             return false;
         r->pub.frame = &s->frame;
-        r->pub.file = atomic_load_explicit(&s->acq_file, RLX);
-        r->pub.line = atomic_load_explicit(&s->acq_line, RLX);
-        r->pub.func = atomic_load_explicit(&s->acq_func, RLX);
+        const fp_site *acq = atomic_load_explicit(&s->acq_site, RLX);
+        const fp_site *rel = atomic_load_explicit(&s->rel_site, RLX);
         r->pub.thread = atomic_load_explicit(&s->acq_tid, RLX);
         r->acq_time = atomic_load_explicit(&s->acq_time, RLX);
         r->pub.refcount = atomic_load_explicit(&s->refs, RLX);
         r->pub.seq = atomic_load_explicit(&s->seq, RLX);
         r->pub.long_lived = !!(atomic_load_explicit(&s->marks, RLX) & FP_MARK_LONG_LIVED);
-        r->pub.release_file = atomic_load_explicit(&s->rel_file, RLX);
-        r->pub.release_line = atomic_load_explicit(&s->rel_line, RLX);
         uint64_t w[FP_TAG_WORDS];
         for (int i = 0; i < FP_TAG_WORDS; i++)
             w[i] = atomic_load_explicit(&s->tag[i], RLX);
         atomic_thread_fence(ACQ);
         if (atomic_load_explicit(&s->gen, RLX) != g1)
             continue;
+        /* Sites are immutable and never freed: read them after the check. */
+        r->pub.file = fp_site_file(acq);
+        r->pub.line = fp_site_line(acq);
+        r->pub.func = fp_site_func(acq);
+        r->pub.release_file = fp_site_file(rel);
+        r->pub.release_line = fp_site_line(rel);
         memcpy(r->tag, w, sizeof(r->tag));
         r->tag[sizeof(r->tag) - 1] = '\0';
         r->pub.tag = r->tag;

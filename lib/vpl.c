@@ -44,8 +44,7 @@ typedef struct vpl_slot {
     _Atomic uint32_t map;
 } vpl_slot;
 
-static const char rel_iface_file[] = "FrameInterface->Release";
-static const char rel_iface_func[] = "Release";
+static const fp_site rel_iface_site = { "FrameInterface->Release", "Release", 0 };
 
 static bool is_vpl_pool(const fp_pool *pool);
 
@@ -187,10 +186,11 @@ static mfxStatus MFX_CDECL vpl_add_ref(mfxFrameSurface1 *surf)
     int v = atomic_load_explicit(&s->refs, RLX);
     do {
         if (FP_UNLIKELY(v <= 0)) {
-            const char *f = atomic_load_explicit(&s->rel_file, RLX);
+            const fp_site *rel = atomic_load_explicit(&s->rel_site, RLX);
+            const char *f = fp_site_file(rel);
             fp_log(s->pool, FP_LOG_ERROR,
                    "FrameInterface->AddRef of surface %p whose reference count is 0 (released at %s:%d)",
-                   (void *)surf, f ? f : "?", atomic_load_explicit(&s->rel_line, RLX));
+                   (void *)surf, f ? f : "?", fp_site_line(rel));
             fp_pool_note_misuse(s->pool);
             return MFX_ERR_UNDEFINED_BEHAVIOR;
         }
@@ -204,7 +204,7 @@ static mfxStatus MFX_CDECL vpl_release(mfxFrameSurface1 *surf)
     mfxStatus st = lookup(surf, "FrameInterface->Release", &s);
     if (st != MFX_ERR_NONE)
         return st;
-    if (fp_slot_unref(s, rel_iface_file, 0, rel_iface_func) < 0)
+    if (fp_slot_unref(s, &rel_iface_site) < 0)
         return MFX_ERR_UNDEFINED_BEHAVIOR;
     return MFX_ERR_NONE;
 }
@@ -596,18 +596,18 @@ int fp_vpl_pool_frame_info(const fp_pool *pool, mfxFrameInfo *info)
 /* ------------------------------------------------------------------------- */
 /* Acquire and release                                                       */
 
-int fp_vpl_acquire_at(fp_pool *pool, int64_t timeout_us, mfxFrameSurface1 **out, const char *file, int line,
-                      const char *func)
+int fp_vpl_acquire_site(fp_pool *pool, int64_t timeout_us, mfxFrameSurface1 **out, const fp_site *site)
 {
     if (out)
         *out = NULL;
     if (FP_UNLIKELY(pool && !is_vpl_pool(pool))) {
+        const char *file = fp_site_file(site);
         fp_log(pool, FP_LOG_ERROR, "fp_vpl_acquire at %s:%d: not a pool made by fp_vpl_pool_create",
-               file ? file : "?", line);
+               file ? file : "?", fp_site_line(site));
         return FP_ERR(EINVAL);
     }
     fp_frame *f;
-    int ret = fp_pool_acquire_at(pool, timeout_us, out ? &f : NULL, file, line, func);
+    int ret = fp_pool_acquire_internal(pool, timeout_us, out ? &f : NULL, site);
     if (ret < 0)
         return ret;
     fp_slot *s = (fp_slot *)((char *)f - offsetof(fp_slot, frame));
@@ -617,7 +617,13 @@ int fp_vpl_acquire_at(fp_pool *pool, int64_t timeout_us, mfxFrameSurface1 **out,
     return 0;
 }
 
-int fp_vpl_release_at(mfxFrameSurface1 **ps, const char *file, int line, const char *func)
+int fp_vpl_acquire_at(fp_pool *pool, int64_t timeout_us, mfxFrameSurface1 **out, const char *file, int line,
+                      const char *func)
+{
+    return fp_vpl_acquire_site(pool, timeout_us, out, fp_site_intern(file, line, func));
+}
+
+int fp_vpl_release_site(mfxFrameSurface1 **ps, const fp_site *site)
 {
     mfxFrameSurface1 *surf;
     if (!ps || !(surf = *ps))
@@ -629,12 +635,21 @@ int fp_vpl_release_at(mfxFrameSurface1 **ps, const char *file, int line, const c
         foreign_surface(surf, owner, "fp_vpl_release");
         return FP_ERR(EINVAL);
     }
-    return fp_slot_unref(s, file, line, func);
+    return fp_slot_unref(s, site);
 }
+
+int fp_vpl_release_at(mfxFrameSurface1 **ps, const char *file, int line, const char *func)
+{
+    if (!ps || !*ps)
+        return 0;
+    return fp_vpl_release_site(ps, fp_site_intern(file, line, func));
+}
+
+static const fp_site autorelease_site = { "FP_AUTO_SURFACE", "FP_AUTO_SURFACE", 0 };
 
 void fp_vpl_surface_autorelease(mfxFrameSurface1 **surface)
 {
-    fp_vpl_release_at(surface, "FP_AUTO_SURFACE", 0, "FP_AUTO_SURFACE");
+    fp_vpl_release_site(surface, &autorelease_site);
 }
 
 fp_frame *fp_vpl_surface_frame(const mfxFrameSurface1 *surface)

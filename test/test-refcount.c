@@ -490,7 +490,7 @@ END_TEST
 
 START_TEST(test_tag_truncated)
 {
-    static const size_t lens[] = { 30, 31, 32, 40, 200 };
+    static const size_t lens[] = { FP_TAG_MAX - 1, FP_TAG_MAX, FP_TAG_MAX + 1, 40, 200 };
     fp_frame *f = NULL;
     ck_assert_int_eq(fp_pool_acquire(pool, 0, &f), 0);
     for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
@@ -500,7 +500,7 @@ START_TEST(test_tag_truncated)
         tag[lens[k]] = '\0';
         fp_frame_set_tag(f, tag);
         tag_seen ts = tag_of(f);
-        size_t want = lens[k] < 31 ? lens[k] : 31;
+        size_t want = lens[k] < FP_TAG_MAX ? lens[k] : FP_TAG_MAX;
         ck_assert_msg(strlen(ts.tag) == want, "tag of %zu bytes reported with %zu", lens[k],
                       strlen(ts.tag));
         ck_assert_msg(memcmp(ts.tag, tag, want) == 0, "tag of %zu bytes reported as \"%s\"", lens[k],

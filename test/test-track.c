@@ -110,10 +110,10 @@ START_TEST(tags_copied_and_cleared)
     seen s = { 0 };
     fp_pool_foreach_live(pool, collect, &s);
     ck_assert_str_eq(s.f[0].tag, "stream-7");
-    fp_frame_set_tag(f, buf); /* 63 bytes: truncated to 31 */
+    fp_frame_set_tag(f, buf); /* 63 bytes: truncated to FP_TAG_MAX */
     s.n = 0;
     fp_pool_foreach_live(pool, collect, &s);
-    ck_assert_uint_eq(strlen(s.f[0].tag), 31);
+    ck_assert_uint_eq(strlen(s.f[0].tag), FP_TAG_MAX);
     fp_frame_unref(&f);
     /* LIFO: the same slot comes back, without the old tag */
     ck_assert_int_eq(fp_pool_acquire(pool, 0, &g), 0);
@@ -481,6 +481,85 @@ START_TEST(trace_leaks_at_exit)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------- */
+/* Sites: the `_at` functions (file, line, func looked up in the site table)
+ * and the `_site` ones (a pointer) record the same thing. */
+
+static const char dyn_file[] = "wrapper.c";
+static const char dyn_func[] = "wrapped_acquire";
+
+START_TEST(at_and_site_record_the_same)
+{
+    static const fp_site here = { "static.c", "static_fn", 7 };
+    fp_frame *a, *b, *c;
+    ck_assert_int_eq(fp_pool_acquire_at(pool, 0, &a, dyn_file, 42, dyn_func), 0);
+    ck_assert_int_eq(fp_pool_acquire_site(pool, 0, &b, &here), 0);
+    ck_assert_int_eq(fp_pool_acquire_site(pool, 0, &c, NULL), 0);
+    seen s = { 0 };
+    fp_pool_foreach_live(pool, collect, &s);
+    ck_assert_int_eq(s.n, 3);
+    for (int i = 0; i < 3; i++) {
+        if (s.f[i].frame == a) {
+            ck_assert_ptr_eq(s.f[i].file, dyn_file); /* the caller's string, not a copy */
+            ck_assert_int_eq(s.f[i].line, 42);
+            ck_assert_ptr_eq(s.f[i].func, dyn_func);
+        } else if (s.f[i].frame == b) {
+            ck_assert_str_eq(s.f[i].file, "static.c");
+            ck_assert_int_eq(s.f[i].line, 7);
+            ck_assert_str_eq(s.f[i].func, "static_fn");
+        } else {
+            ck_assert_ptr_eq(s.f[i].frame, c);
+            ck_assert_ptr_null(s.f[i].file); /* unknown site */
+            ck_assert_int_eq(s.f[i].line, 0);
+        }
+    }
+    /* Release sites too: a double release names the `_at` and `_site` ones. */
+    fp_frame *copy = a;
+    static const fp_site rel = { "release.c", "release_fn", 9 };
+    ck_assert_int_eq(fp_frame_unref_site(&a, &rel), 0);
+    ck_assert_int_eq(fp_frame_unref_at(&copy, dyn_file, 77, dyn_func), FP_ERR(EALREADY));
+    ck_assert(test_log_has(&tlog, "at wrapper.c:77 in wrapped_acquire(): acquired at wrapper.c:42 in "
+                                  "wrapped_acquire(), already released at release.c:9 in release_fn()"));
+    ck_assert_int_eq(fp_frame_unref_site(&b, NULL), 0);
+    ck_assert_int_eq(fp_frame_unref_at(&c, NULL, 0, NULL), 0);
+    fp_pool_stats st;
+    fp_pool_get_stats(pool, &st);
+    ck_assert_uint_eq(st.live, 0);
+    ck_assert_uint_eq(st.misuse, 1);
+}
+END_TEST
+
+START_TEST(site_table_overflow_is_bounded)
+{
+    /* More distinct `_at` sites than the table holds: every acquire still
+     * works, later sites are recorded as the overflow site, logged once. */
+    fp_frame *f;
+    int overflowed = 0;
+    for (int line = 1; line <= 5000; line++) {
+        ck_assert_int_eq(fp_pool_acquire_at(pool, 0, &f, dyn_file, line, dyn_func), 0);
+        seen s = { 0 };
+        fp_pool_foreach_live(pool, collect, &s);
+        ck_assert_int_eq(s.n, 1);
+        if (s.f[0].line == line)
+            ck_assert_ptr_eq(s.f[0].file, dyn_file);
+        else {
+            ck_assert_int_eq(s.f[0].line, 0);
+            ck_assert_ptr_nonnull(strstr(s.f[0].file, "distinct call sites"));
+            overflowed++;
+        }
+        ck_assert_int_eq(fp_frame_unref_at(&f, dyn_file, line, dyn_func), 0);
+    }
+    ck_assert_int_ge(overflowed, 5000 - 4096);
+    ck_assert_int_le(overflowed, 5000 - 4096 + 2); /* this suite's own `_at` sites */
+    /* A site seen before still maps to its entry. */
+    ck_assert_int_eq(fp_pool_acquire_at(pool, 0, &f, dyn_file, 1, dyn_func), 0);
+    seen s = { 0 };
+    fp_pool_foreach_live(pool, collect, &s);
+    ck_assert_int_eq(s.f[0].line, 1);
+    fp_frame_unref(&f);
+}
+END_TEST
+
 Suite *fp_test_suite(void)
 {
     Suite *s = suite_create("track");
@@ -510,6 +589,12 @@ Suite *fp_test_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, watchdog_fires_once_per_stale_frame);
     tcase_add_test(tc, watchdog_logs_without_callback);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("sites");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, at_and_site_record_the_same);
+    tcase_add_test(tc, site_table_overflow_is_bounded);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -74,9 +74,15 @@ FP_API int fp_av_pool_create(fp_pool **out, enum AVPixelFormat fmt, int width, i
  */
 FP_API int fp_av_acquire_at(fp_pool *pool, int64_t timeout_us, AVFrame **out, const char *file, int line,
                             const char *func);
+/** fp_av_acquire_at() with the site as one pointer (see fp_pool_acquire_site()). */
+FP_API int fp_av_acquire_site(fp_pool *pool, int64_t timeout_us, AVFrame **out, const fp_site *site);
+#ifdef FP_SITE_HERE
 /** fp_av_acquire_at() with the caller's file, line and function as the acquire site. */
-#define fp_av_acquire(pool, timeout_us, out) \
+# define fp_av_acquire(pool, timeout_us, out) fp_av_acquire_site((pool), (timeout_us), (out), FP_SITE_HERE())
+#else
+# define fp_av_acquire(pool, timeout_us, out) \
     fp_av_acquire_at((pool), (timeout_us), (out), __FILE__, __LINE__, __func__)
+#endif
 
 /**
  * Drop-in for av_frame_get_buffer(): gives the caller's AVFrame a pool buffer.
@@ -97,9 +103,16 @@ FP_API int fp_av_acquire_at(fp_pool *pool, int64_t timeout_us, AVFrame **out, co
  */
 FP_API int fp_av_frame_get_buffer_at(fp_pool *pool, AVFrame *frame, int64_t timeout_us, const char *file,
                                      int line, const char *func);
+/** fp_av_frame_get_buffer_at() with the site as one pointer (see fp_pool_acquire_site()). */
+FP_API int fp_av_frame_get_buffer_site(fp_pool *pool, AVFrame *frame, int64_t timeout_us, const fp_site *site);
+#ifdef FP_SITE_HERE
 /** fp_av_frame_get_buffer_at() with the caller's file, line and function as the acquire site. */
-#define fp_av_frame_get_buffer(pool, frame, timeout_us) \
+# define fp_av_frame_get_buffer(pool, frame, timeout_us) \
+    fp_av_frame_get_buffer_site((pool), (frame), (timeout_us), FP_SITE_HERE())
+#else
+# define fp_av_frame_get_buffer(pool, frame, timeout_us) \
     fp_av_frame_get_buffer_at((pool), (frame), (timeout_us), __FILE__, __LINE__, __func__)
+#endif
 
 /**
  * An AVCodecContext.get_buffer2 callback that draws decoder output frames
@@ -153,7 +166,7 @@ FP_API int fp_av_frame_is_from(const fp_pool *pool, const AVFrame *frame);
 /**
  * Labels the pool frame behind `frame` for reports (see fp_frame_set_tag()).
  * @param frame an AVFrame holding a pool buffer
- * @param tag   the label (copied, up to 31 bytes), or NULL to clear it
+ * @param tag   the label (copied, up to FP_TAG_MAX bytes), or NULL to clear it
  * @return 0, or FP_ERR(EINVAL) when the frame holds no pool buffer
  */
 FP_API int fp_av_frame_set_tag(AVFrame *frame, const char *tag);

@@ -43,6 +43,9 @@ extern "C" {
 /** Turns a positive errno value into a framepool error code. */
 #define FP_ERR(e) (-(e))
 
+/** Longest tag fp_frame_set_tag() keeps, in bytes (longer tags are cut). */
+#define FP_TAG_MAX 23
+
 /** Timeout for fp_pool_acquire(): wait until a frame returns or the pool closes. */
 #define FP_WAIT_FOREVER ((int64_t)-1)
 
@@ -127,6 +130,28 @@ typedef struct fp_pool_config {
     int64_t get_buffer_timeout_us; ///< how long fp_av_get_buffer2() waits for a frame; default 100000 (100 ms)
     uint8_t reserved[56];    ///< must stay zero
 } fp_pool_config;
+
+/**
+ * A call site: where a frame was acquired or released. The acquire and release
+ * macros pass one of these, built once per call site in static storage, so
+ * recording a site is storing one pointer.
+ */
+typedef struct fp_site {
+    const char *file; ///< `__FILE__`
+    const char *func; ///< `__func__`
+    int line;         ///< `__LINE__`
+} fp_site;
+
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(FP_NO_STATIC_SITES)
+/**
+ * A pointer to an fp_site for the place where it is written, in static storage
+ * (a GNU statement expression; `__extension__` keeps `-pedantic` quiet). Not
+ * defined for other compilers: the macros then pass file, line and function
+ * to the `_at` functions, which look the site up in a table.
+ */
+# define FP_SITE_HERE() \
+    __extension__({ static const fp_site fp_site_here_ = { __FILE__, __func__, __LINE__ }; &fp_site_here_; })
+#endif
 
 /**
  * A frame handed out by a pool. The application may write `pts` and `opaque`
@@ -259,9 +284,24 @@ FP_API int fp_pool_create(fp_pool **out, const fp_pool_config *cfg);
  */
 FP_API int fp_pool_acquire_at(fp_pool *pool, int64_t timeout_us, fp_frame **out,
                               const char *file, int line, const char *func);
-/** fp_pool_acquire_at() with the caller's file, line and function as the acquire site. */
-#define fp_pool_acquire(pool, timeout_us, out) \
+
+/**
+ * fp_pool_acquire_at() with the site given as one pointer to a record of
+ * static storage duration (what FP_SITE_HERE() makes): the hot path stores the
+ * pointer instead of three values. fp_pool_acquire() uses it under GCC and
+ * Clang.
+ * @param site where the call is; must outlive the pool (NULL: unknown site)
+ */
+FP_API int fp_pool_acquire_site(fp_pool *pool, int64_t timeout_us, fp_frame **out, const fp_site *site);
+
+#ifdef FP_SITE_HERE
+/** Takes a frame (see fp_pool_acquire_at()); the caller's file, line and function are the acquire site. */
+# define fp_pool_acquire(pool, timeout_us, out) \
+    fp_pool_acquire_site((pool), (timeout_us), (out), FP_SITE_HERE())
+#else
+# define fp_pool_acquire(pool, timeout_us, out) \
     fp_pool_acquire_at((pool), (timeout_us), (out), __FILE__, __LINE__, __func__)
+#endif
 
 /**
  * Adds a reference to a live frame.
@@ -288,8 +328,21 @@ FP_API fp_frame *fp_frame_ref(fp_frame *frame);
  *         In both error cases nothing in any pool is changed except the misuse counters.
  */
 FP_API int fp_frame_unref_at(fp_frame **frame, const char *file, int line, const char *func);
-/** fp_frame_unref_at() with the caller's file, line and function as the release site. */
-#define fp_frame_unref(frame) fp_frame_unref_at((frame), __FILE__, __LINE__, __func__)
+
+/**
+ * fp_frame_unref_at() with the release site as a pointer (see
+ * fp_pool_acquire_site()).
+ * @param frame the caller's variable holding the reference; set to NULL
+ * @param site where the call is; must outlive the pool (NULL: unknown site)
+ */
+FP_API int fp_frame_unref_site(fp_frame **frame, const fp_site *site);
+
+#ifdef FP_SITE_HERE
+/** Drops a reference (see fp_frame_unref_at()); the caller's file, line and function are the release site. */
+# define fp_frame_unref(frame) fp_frame_unref_site((frame), FP_SITE_HERE())
+#else
+# define fp_frame_unref(frame) fp_frame_unref_at((frame), __FILE__, __LINE__, __func__)
+#endif
 
 /**
  * Reads a frame's reference count.
@@ -307,8 +360,8 @@ FP_API int fp_frame_refcount(const fp_frame *frame);
 FP_API int fp_frame_is_writable(const fp_frame *frame);
 
 /**
- * Labels a live frame for reports ("stream-7"). The string is copied (up to 31
- * bytes); NULL clears the tag. The tag is cleared when the frame returns.
+ * Labels a live frame for reports ("stream-7"). The string is copied (up to
+ * FP_TAG_MAX bytes); NULL clears the tag. The tag is cleared when the frame returns.
  * @param frame a live pool frame; NULL or a foreign pointer is ignored
  * @param tag   the label, or NULL
  */

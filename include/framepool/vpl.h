@@ -176,9 +176,15 @@ FP_API int fp_vpl_pool_frame_info(const fp_pool *pool, mfxFrameInfo *info);
  */
 FP_API int fp_vpl_acquire_at(fp_pool *pool, int64_t timeout_us, mfxFrameSurface1 **out, const char *file,
                              int line, const char *func);
+/** fp_vpl_acquire_at() with the site as one pointer (see fp_pool_acquire_site()). */
+FP_API int fp_vpl_acquire_site(fp_pool *pool, int64_t timeout_us, mfxFrameSurface1 **out, const fp_site *site);
+#ifdef FP_SITE_HERE
 /** fp_vpl_acquire_at() with the caller's file, line and function as the acquire site. */
-#define fp_vpl_acquire(pool, timeout_us, out) \
+# define fp_vpl_acquire(pool, timeout_us, out) fp_vpl_acquire_site((pool), (timeout_us), (out), FP_SITE_HERE())
+#else
+# define fp_vpl_acquire(pool, timeout_us, out) \
     fp_vpl_acquire_at((pool), (timeout_us), (out), __FILE__, __LINE__, __func__)
+#endif
 
 /**
  * Drops the caller's reference (like `FrameInterface->Release`, recording the
@@ -201,8 +207,14 @@ FP_API int fp_vpl_acquire_at(fp_pool *pool, int64_t timeout_us, mfxFrameSurface1
  *         In the error cases nothing else changes.
  */
 FP_API int fp_vpl_release_at(mfxFrameSurface1 **surface, const char *file, int line, const char *func);
+/** fp_vpl_release_at() with the site as one pointer (see fp_pool_acquire_site()). */
+FP_API int fp_vpl_release_site(mfxFrameSurface1 **surface, const fp_site *site);
+#ifdef FP_SITE_HERE
 /** fp_vpl_release_at() with the caller's file, line and function as the release site. */
-#define fp_vpl_release(surface) fp_vpl_release_at((surface), __FILE__, __LINE__, __func__)
+# define fp_vpl_release(surface) fp_vpl_release_site((surface), FP_SITE_HERE())
+#else
+# define fp_vpl_release(surface) fp_vpl_release_at((surface), __FILE__, __LINE__, __func__)
+#endif
 
 /**
  * Finds the pool frame behind a surface.

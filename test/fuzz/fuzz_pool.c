@@ -475,10 +475,10 @@ static void op_tag(state *s)
     mframe *m = frame_of(s, s->handles[h]);
     bool clear = n == 0 && (next(s) & 1);
     fp_frame_set_tag(s->handles[h], clear ? NULL : tag);
-    /* The library keeps the first 31 bytes. */
+    /* The library keeps the first FP_TAG_MAX bytes. */
     memset(m->tag, 0, sizeof(m->tag));
     if (!clear)
-        memcpy(m->tag, tag, n < sizeof(m->tag) - 1 ? n : sizeof(m->tag) - 1);
+        memcpy(m->tag, tag, n < FP_TAG_MAX ? n : FP_TAG_MAX);
 }
 
 static void op_long_lived(state *s)

@@ -1,0 +1,69 @@
+/*
+ * Call sites for the fp_*_at() functions.
+ * SPDX-License-Identifier: MIT
+ *
+ * The acquire and release macros pass a pointer to a site record in static
+ * storage (FP_SITE_HERE()); slots keep that pointer. Callers of the `_at`
+ * functions pass file, line and function instead, so those are looked up here
+ * in a process-wide open-addressing table keyed by the three values (pointer
+ * identity for the strings, as the macros pass literals). Entries are never
+ * removed, so a pointer handed out stays valid for the life of the process;
+ * nothing is allocated (the table is static: its pages are touched only as
+ * sites arrive). Readers never lock: an entry is claimed with a CAS, filled,
+ * then published with a release store of its state.
+ */
+#include <sched.h>
+#include <stdint.h>
+
+#include "internal.h"
+
+#define SITE_TABLE 4096 /* power of two; distinct `_at` call sites in a process */
+
+enum { SITE_EMPTY, SITE_FILLING, SITE_READY };
+
+typedef struct site_entry {
+    _Atomic uint32_t state;
+    fp_site site;
+} site_entry;
+
+static site_entry table[SITE_TABLE];
+static _Atomic int overflow_logged;
+static const fp_site overflow_site = { "(framepool: more than 4096 distinct call sites)", "?", 0 };
+
+static uint32_t site_hash(const char *file, int line, const char *func)
+{
+    uint64_t h = (uint64_t)(uintptr_t)file * 0x9e3779b97f4a7c15ull;
+    h ^= (uint64_t)(uintptr_t)func * 0xc2b2ae3d27d4eb4full;
+    h ^= (uint64_t)(uint32_t)line * 0x165667b19e3779f9ull;
+    return (uint32_t)(h >> 32);
+}
+
+const fp_site *fp_site_intern(const char *file, int line, const char *func)
+{
+    if (!file && !func && !line)
+        return NULL;
+    uint32_t h = site_hash(file, line, func);
+    for (uint32_t probe = 0; probe < SITE_TABLE; probe++) {
+        site_entry *e = &table[(h + probe) & (SITE_TABLE - 1)];
+        uint32_t st = atomic_load_explicit(&e->state, ACQ);
+        if (st == SITE_EMPTY) {
+            if (atomic_compare_exchange_strong_explicit(&e->state, &st, SITE_FILLING, ACQ, ACQ)) {
+                e->site.file = file;
+                e->site.func = func;
+                e->site.line = line;
+                atomic_store_explicit(&e->state, SITE_READY, REL);
+                return &e->site;
+            }
+        }
+        /* Another thread is filling it: a few stores away. */
+        while ((st = atomic_load_explicit(&e->state, ACQ)) == SITE_FILLING)
+            sched_yield();
+        if (e->site.file == file && e->site.line == line && e->site.func == func)
+            return &e->site;
+    }
+    if (!atomic_exchange_explicit(&overflow_logged, 1, RLX))
+        fp_log_cfg(NULL, FP_LOG_WARN,
+                   "more than %d distinct call sites passed to fp_*_at(): further ones are recorded as \"%s\"",
+                   SITE_TABLE, overflow_site.file);
+    return &overflow_site;
+}
