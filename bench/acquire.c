@@ -254,6 +254,41 @@ static void run_ff_bufpool_frame_reuse(run_ctx *c, int tid, uint64_t n)
     }
 }
 
+/* The pieces that decide the AVFrame comparison: the AVBuffer that
+ * av_buffer_create allocates (framepool's path must, FFmpeg's pool embeds
+ * it) and the plane computation that framepool precomputes per slot. */
+static void no_free(void *opaque, uint8_t *data)
+{
+    (void)opaque;
+    (void)data;
+}
+
+static void run_ff_buffer_create(run_ctx *c, int tid, uint64_t n)
+{
+    (void)c;
+    static uint8_t data[64];
+    (void)tid;
+    for (uint64_t i = 0; i < n; i++) {
+        AVBufferRef *b = av_buffer_create(data, sizeof(data), no_free, NULL, 0);
+        if (!b)
+            bench_die("av_buffer_create failed");
+        av_buffer_unref(&b);
+    }
+}
+
+static void run_ff_fill_arrays(run_ctx *c, int tid, uint64_t n)
+{
+    (void)tid;
+    uint8_t *data[4];
+    int linesize[4];
+    static const uint8_t base[64];
+    for (uint64_t i = 0; i < n; i++) {
+        if (av_image_fill_arrays(data, linesize, base, AV_PIX_FMT_YUV420P, c->w, c->h, FF_ALIGN) < 0)
+            bench_die("av_image_fill_arrays failed");
+        __asm__ volatile("" : : "r"(data), "r"(linesize) : "memory");
+    }
+}
+
 static int setup_floor_lf(run_ctx *c)
 {
     return floor_lf_init(&c->lf, POOL_FRAMES, NULL) ? FP_ERR(ENOMEM) : 0;
@@ -273,6 +308,19 @@ static void run_floor_lf(run_ctx *c, int tid, uint64_t n)
         if (!node)
             bench_die("floor_lf_pop: empty");
         floor_lf_push(s, node);
+    }
+}
+
+static void run_floor_rc(run_ctx *c, int tid, uint64_t n)
+{
+    (void)tid;
+    floor_lf *s = &c->lf;
+    for (uint64_t i = 0; i < n; i++) {
+        floor_node *node = floor_rc_acquire(s);
+        if (!node)
+            bench_die("floor_rc_acquire: empty");
+        if (floor_rc_release(s, node) < 0)
+            bench_die("floor_rc_release: count was 0");
     }
 }
 
@@ -309,6 +357,9 @@ enum {
     C_FF_BUFPOOL_FRAME_REUSE,
     C_FLOOR_MUTEX,
     C_FLOOR_LOCKFREE,
+    C_FLOOR_REFCOUNT,
+    C_FF_BUFFER_CREATE,
+    C_FF_FILL_ARRAYS,
     C_COUNT
 };
 
@@ -333,6 +384,12 @@ static const bench_case cases[C_COUNT] = {
                         teardown_floor_mx },
     [C_FLOOR_LOCKFREE] = { "floor_lockfree", "bare lock-free tagged stack (the floor)", setup_floor_lf,
                            run_floor_lf, teardown_floor_lf },
+    [C_FLOOR_REFCOUNT] = { "floor_refcount", "lock-free stack + refcount CAS (refcounted floor)", setup_floor_lf,
+                           run_floor_rc, teardown_floor_lf },
+    [C_FF_BUFFER_CREATE] = { "ff_buffer_create", "FFmpeg av_buffer_create+unref (AVBuffer+ref)", setup_nothing,
+                             run_ff_buffer_create, teardown_nothing },
+    [C_FF_FILL_ARRAYS] = { "ff_fill_arrays", "FFmpeg av_image_fill_arrays alone", setup_nothing,
+                           run_ff_fill_arrays, teardown_nothing },
 };
 
 /* ------------------------------------------------------------------------- */
@@ -530,7 +587,7 @@ typedef struct ratio {
     double busy;    ///< 2-thread ratios: the lower busy fraction of the two rows; else 1
 } ratio;
 
-#define MAX_RATIOS 32
+#define MAX_RATIOS 48
 static ratio ratios[MAX_RATIOS];
 static int nratios;
 
@@ -594,6 +651,38 @@ static void compute_ratios(void)
             add_ratio("reused AVFrame: FFmpeg AVBufferPool / fp drop-in", si, ffre, fpdi, T_NONE, 0, 0);
         if (untr && lf)
             add_ratio("core untracked / lock-free floor, 1 thread", si, untr, lf, T_NONE, 0, 0);
+        const result *rc = res(si, C_FLOOR_REFCOUNT, 0), *rc2 = res(si, C_FLOOR_REFCOUNT, 1);
+        if (core && rc)
+            add_ratio("core tracked / refcounted floor, 1 thread", si, core, rc, T_NONE, 0, 0);
+        if (rc && lf)
+            add_ratio("refcounted floor / lock-free floor, 1 thread", si, rc, lf, T_NONE, 0, 0);
+        if (bp && rc)
+            add_ratio("av_buffer_pool get+unref / refcounted floor", si, bp, rc, T_NONE, 0, 0);
+        if (raw && rc && sizes[si][1] == 1080)
+            add_ratio("raw av_frame path / refcounted floor", si, raw, rc, T_NONE, 0, 0);
+        if (core2 && rc2)
+            add_ratio("2 threads aggregate: core tracked / refcounted floor", si, core2, rc2, T_NONE, 0, 0);
+        if (rc2 && lf2)
+            add_ratio("2 threads aggregate: refcounted floor / floor", si, rc2, lf2, T_NONE, 0, 0);
+        /* The best an AVFrame path through av_buffer_create can do: FFmpeg's
+         * pooled AVFrame, minus its plane computation and its pool get+unref,
+         * plus av_buffer_create+unref and the refcounted floor (a pool that
+         * costs nothing beyond its refcount). */
+        const result *cr = res(si, C_FF_BUFFER_CREATE, 0), *fill = res(si, C_FF_FILL_ARRAYS, 0);
+        if (ffav && bp && cr && fill && rc) {
+            static result bound[NSIZES];
+            result *b = &bound[si];
+            memset(b, 0, sizeof(*b));
+            b->valid = 1;
+            b->med = ffav->med - fill->med - bp->med + cr->med + rc->med;
+            b->min = ffav->min - fill->min - bp->min + cr->min + rc->min;
+            b->cmed = ffav->cmed - fill->cmed - bp->cmed + cr->cmed + rc->cmed;
+            b->busy = 1;
+            add_ratio("FFmpeg AVBufferPool AVFrame / bound for any av_buffer_create path", si, ffav, b, T_NONE, 0,
+                      0);
+            if (fpav)
+                add_ratio("fp_av_acquire / that bound", si, fpav, b, T_NONE, 0, 0);
+        }
     }
 }
 

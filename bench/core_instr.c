@@ -76,6 +76,21 @@ static void run_floor_lf(uint64_t n)
     floor_lf_free(&s);
 }
 
+static void run_floor_rc(uint64_t n)
+{
+    floor_lf s;
+    if (floor_lf_init(&s, POOL_FRAMES, NULL))
+        bench_die("out of memory");
+    for (uint64_t i = 0; i < n; i++) {
+        floor_node *node = floor_rc_acquire(&s);
+        if (!node)
+            bench_die("empty");
+        if (floor_rc_release(&s, node) < 0)
+            bench_die("count was 0");
+    }
+    floor_lf_free(&s);
+}
+
 static void run_floor_mx(uint64_t n)
 {
     floor_mx s;
@@ -209,7 +224,7 @@ static void run_ff_bufpool_frame(int reuse, uint64_t n)
 #endif
 
 static const char *const modes[] = {
-    "floor_lockfree", "floor_mutex", "fp_core_tracked", "fp_core_untracked",
+    "floor_lockfree", "floor_refcount", "floor_mutex", "fp_core_tracked", "fp_core_untracked",
 #ifdef HAVE_FP_AV
     "fp_av_acquire", "fp_av_dropin", "ff_bufpool", "ff_bufpool_frame", "ff_bufpool_frame_reuse",
     "ff_raw_360p", "ff_raw_1080p",
@@ -242,6 +257,8 @@ int main(int argc, char **argv)
     bench_become_multithreaded(); /* as bench/acquire does */
     if (!strcmp(mode, "floor_lockfree"))
         run_floor_lf(n);
+    else if (!strcmp(mode, "floor_refcount"))
+        run_floor_rc(n);
     else if (!strcmp(mode, "floor_mutex"))
         run_floor_mx(n);
     else if (!strcmp(mode, "fp_core_tracked"))

@@ -65,6 +65,27 @@ void floor_lf_push(floor_lf *s, floor_node *node)
                                                     memory_order_relaxed));
 }
 
+floor_node *floor_rc_acquire(floor_lf *s)
+{
+    floor_node *node = floor_lf_pop(s);
+    if (node)
+        atomic_store_explicit(&node->refs, 1, memory_order_relaxed);
+    return node;
+}
+
+int floor_rc_release(floor_lf *s, floor_node *node)
+{
+    int v = atomic_load_explicit(&node->refs, memory_order_relaxed);
+    do {
+        if (v <= 0)
+            return -1;
+    } while (!atomic_compare_exchange_weak_explicit(&node->refs, &v, v - 1, memory_order_acq_rel,
+                                                    memory_order_relaxed));
+    if (v == 1)
+        floor_lf_push(s, node);
+    return 0;
+}
+
 int floor_mx_init(floor_mx *s, uint32_t n, void **items)
 {
     memset(s, 0, sizeof(*s));

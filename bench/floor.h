@@ -22,6 +22,7 @@ typedef struct floor_node {
     alignas(64) _Atomic uint32_t next; ///< index of the next free node (lock-free stack)
     uint32_t idx;                      ///< own index
     void *item;                        ///< the buffer this node stands for
+    _Atomic int refs;                  ///< floor_rc_* only: references held
 } floor_node;
 
 /**
@@ -55,6 +56,16 @@ void floor_mx_free(floor_mx *s);
 /** Pop returns NULL when empty; push takes a node that pop returned. */
 floor_node *floor_lf_pop(floor_lf *s);
 void floor_lf_push(floor_lf *s, floor_node *node);
+/**
+ * The floor of a *reference-counted* pool: floor_lf_pop plus setting the
+ * count to 1, and a release that drops the count with a CAS (so that two
+ * threads releasing the same last reference cannot both push the node; a
+ * release at count 0 returns -1) before floor_lf_push. Three atomic
+ * read-modify-writes per cycle, as in any refcounted pool that survives a
+ * concurrent double release; still no tracking, stats, waiting or lifetime.
+ */
+floor_node *floor_rc_acquire(floor_lf *s);
+int floor_rc_release(floor_lf *s, floor_node *node);
 floor_node *floor_mx_pop(floor_mx *s);
 void floor_mx_push(floor_mx *s, floor_node *node);
 

@@ -258,14 +258,18 @@ FP_HIDDEN void fp_misuse_global_inc(void);
  * CLOCK_MONOTONIC_COARSE is read from the vDSO without a syscall (resolution
  * one scheduler tick, plenty for frame ages); waits use the precise clock. */
 #include <time.h>
+#ifdef CLOCK_MONOTONIC_COARSE
+# define FP_HOT_CLOCK CLOCK_MONOTONIC_COARSE
+#else
+# define FP_HOT_CLOCK CLOCK_MONOTONIC
+#endif
+typedef int (*fp_gettime_fn)(clockid_t, struct timespec *);
+/* clock_gettime, or the vDSO's own function when found (clock.c). */
+extern fp_gettime_fn fp_hot_gettime FP_HIDDEN;
 static inline uint64_t fp_clock_now(void)
 {
     struct timespec ts;
-#ifdef CLOCK_MONOTONIC_COARSE
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-#else
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-#endif
+    fp_hot_gettime(FP_HOT_CLOCK, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 FP_HIDDEN uint64_t fp_clock_precise(void);
@@ -299,8 +303,11 @@ static inline void fp_track_acquire(fp_slot *s, uint64_t seq, const fp_site *sit
     atomic_store_explicit(&s->acq_site, site, RLX);
     atomic_store_explicit(&s->acq_tid, (uint32_t)fp_thread_id(), RLX);
     atomic_store_explicit(&s->seq, seq, RLX);
-    atomic_store_explicit(&s->marks, 0, RLX);
-    atomic_store_explicit(&s->tag[0], 0, RLX);
+    /* Usually clear already: compare first (see fp_pool_acquire_internal()). */
+    if (FP_UNLIKELY(atomic_load_explicit(&s->marks, RLX)))
+        atomic_store_explicit(&s->marks, 0, RLX);
+    if (FP_UNLIKELY(atomic_load_explicit(&s->tag[0], RLX)))
+        atomic_store_explicit(&s->tag[0], 0, RLX);
 }
 /* Scans for stale frames when due at `now` (called after acquires). */
 FP_HIDDEN FP_COLD void fp_watchdog_tick(fp_pool *pool, uint64_t now);

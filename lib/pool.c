@@ -760,10 +760,14 @@ int fp_pool_acquire_internal(fp_pool *pool, int64_t timeout_us, fp_frame **out, 
         note_tag(pool, H_TAG(nh));
     if (FP_UNLIKELY(H_OUT(nh) > atomic_load_explicit(&pool->peak_out, RLX)))
         update_peak(pool, nh);
-    /* hand_out() without the flags. */
+    /* hand_out() without the flags. The fields the app rarely changes are
+     * compared before they are written: every store must drain before the
+     * next locked instruction, loads of a line we own cost nothing. */
     atomic_store_explicit(&s->refs, 1, RLX);
-    s->frame.pts = FP_NOPTS;
-    s->frame.opaque = NULL;
+    if (FP_UNLIKELY(s->frame.pts != FP_NOPTS))
+        s->frame.pts = FP_NOPTS;
+    if (FP_UNLIKELY(s->frame.opaque != NULL))
+        s->frame.opaque = NULL;
     *out = &s->frame;
     if (FP_UNLIKELY(slow)) {
         atomic_store_explicit(&s->seq, seq_of_tag(pool, H_TAG(nh)), RLX);
