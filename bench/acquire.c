@@ -602,7 +602,10 @@ static void add_ratio(const char *name, int si, const result *num, const result 
     r->value = num->med / den->med;
     r->value_min = num->min / den->min;
     r->value_cpu = den->cmed > 0 ? num->cmed / den->cmed : 0;
-    r->busy = num->busy < den->busy ? num->busy : den->busy;
+    /* Only a 2-thread ratio needs both threads to have run at once; a
+     * 1-thread row's busy (CPU / wall) just says how loaded the machine was,
+     * which the CPU-time judgement already leaves out. */
+    r->busy = !strstr(name, "2 threads") ? 1 : num->busy < den->busy ? num->busy : den->busy;
     r->kind = kind;
     r->target = target;
     r->stretch = stretch;

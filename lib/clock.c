@@ -19,7 +19,7 @@ fp_gettime_fn fp_hot_gettime = clock_gettime;
 
 __attribute__((constructor)) static void resolve_vdso_clock(void)
 {
-#if defined(__x86_64__) && defined(__linux__)
+#if defined(__x86_64__) && defined(__linux__) && defined(__GLIBC__) /* dlvsym is glibc's */
     void *vdso = dlopen("linux-vdso.so.1", RTLD_LAZY | RTLD_LOCAL | RTLD_NOLOAD);
     if (!vdso)
         return;

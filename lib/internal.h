@@ -303,18 +303,17 @@ static inline void fp_track_acquire(fp_slot *s, uint64_t seq, const fp_site *sit
     atomic_store_explicit(&s->acq_site, site, RLX);
     atomic_store_explicit(&s->acq_tid, (uint32_t)fp_thread_id(), RLX);
     atomic_store_explicit(&s->seq, seq, RLX);
-    /* Usually clear already: compare first (see fp_pool_acquire_internal()). */
-    if (FP_UNLIKELY(atomic_load_explicit(&s->marks, RLX)))
-        atomic_store_explicit(&s->marks, 0, RLX);
-    if (FP_UNLIKELY(atomic_load_explicit(&s->tag[0], RLX)))
-        atomic_store_explicit(&s->tag[0], 0, RLX);
+    atomic_store_explicit(&s->marks, 0, RLX);
+    atomic_store_explicit(&s->tag[0], 0, RLX);
 }
 /* Scans for stale frames when due at `now` (called after acquires). */
 FP_HIDDEN FP_COLD void fp_watchdog_tick(fp_pool *pool, uint64_t now);
 FP_HIDDEN int fp_watchdog_scan(fp_pool *pool);
+/* Release: a reader that loads the pointer with acquire (double-release
+ * reports) also sees the fields of a site the table has just filled. */
 static inline void fp_track_release(fp_slot *s, const fp_site *site)
 {
-    atomic_store_explicit(&s->rel_site, site, RLX);
+    atomic_store_explicit(&s->rel_site, site, REL);
 }
 FP_HIDDEN void fp_track_leak_report(fp_pool *pool, int level, const char *why);
 FP_HIDDEN void fp_track_double_release(fp_slot *s, const fp_site *site);

@@ -57,7 +57,7 @@ void fp_unpoison(fp_pool *pool, fp_slot *s)
     for (size_t i = 0; i < n && !bad; i++)
         bad = p[i] != POISON_BYTE;
     if (bad) {
-        const fp_site *rel = atomic_load_explicit(&s->rel_site, RLX);
+        const fp_site *rel = atomic_load_explicit(&s->rel_site, ACQ);
         const char *f = fp_site_file(rel);
         fp_log(pool, FP_LOG_ERROR, "frame memory was written after release (last released at %s:%d)",
                f ? f : "?", fp_site_line(rel));

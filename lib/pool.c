@@ -703,6 +703,7 @@ static int hand_out(fp_pool *pool, fp_slot *s, uint64_t nh, fp_frame **out, cons
     } else {
         /* Untracked: no site or time, but the sequence (checkpoints), the
          * long-lived mark and the tag are per acquisition all the same. */
+        atomic_thread_fence(REL);
         atomic_store_explicit(&s->seq, seq, RLX);
         atomic_store_explicit(&s->marks, 0, RLX);
         atomic_store_explicit(&s->tag[0], 0, RLX);
@@ -760,16 +761,13 @@ int fp_pool_acquire_internal(fp_pool *pool, int64_t timeout_us, fp_frame **out, 
         note_tag(pool, H_TAG(nh));
     if (FP_UNLIKELY(H_OUT(nh) > atomic_load_explicit(&pool->peak_out, RLX)))
         update_peak(pool, nh);
-    /* hand_out() without the flags. The fields the app rarely changes are
-     * compared before they are written: every store must drain before the
-     * next locked instruction, loads of a line we own cost nothing. */
+    /* hand_out() without the flags. */
     atomic_store_explicit(&s->refs, 1, RLX);
-    if (FP_UNLIKELY(s->frame.pts != FP_NOPTS))
-        s->frame.pts = FP_NOPTS;
-    if (FP_UNLIKELY(s->frame.opaque != NULL))
-        s->frame.opaque = NULL;
+    s->frame.pts = FP_NOPTS;
+    s->frame.opaque = NULL;
     *out = &s->frame;
     if (FP_UNLIKELY(slow)) {
+        atomic_thread_fence(REL); /* after the previous owner's gen, for walkers */
         atomic_store_explicit(&s->seq, seq_of_tag(pool, H_TAG(nh)), RLX);
         atomic_store_explicit(&s->marks, 0, RLX);
         atomic_store_explicit(&s->tag[0], 0, RLX);

@@ -24,8 +24,8 @@ void fp_track_double_release(fp_slot *s, const fp_site *site)
                (void *)&s->frame, or_q(fp_site_file(site)), fp_site_line(site), or_q(fp_site_func(site)));
         return;
     }
-    const fp_site *acq = atomic_load_explicit(&s->acq_site, RLX);
-    const fp_site *rel = atomic_load_explicit(&s->rel_site, RLX);
+    const fp_site *acq = atomic_load_explicit(&s->acq_site, ACQ);
+    const fp_site *rel = atomic_load_explicit(&s->rel_site, ACQ);
     fp_log(pool, FP_LOG_ERROR,
            "double release of frame %p at %s:%d in %s(): acquired at %s:%d in %s(), "
            "already released at %s:%d in %s()",
@@ -56,6 +56,7 @@ void fp_frame_set_tag(fp_frame *frame, const char *tag)
 typedef struct live_rec {
     fp_live_frame pub;
     uint64_t acq_time;
+    uint64_t gen; /* the slot's generation the copy was taken at */
     char tag[FP_TAG_WORDS * 8];
 } live_rec;
 
@@ -90,6 +91,7 @@ static bool snap_slot(fp_slot *s, live_rec *r, uint64_t now)
         r->tag[sizeof(r->tag) - 1] = '\0';
         r->pub.tag = r->tag;
         r->pub.age_ns = now > r->acq_time ? now - r->acq_time : 0;
+        r->gen = g1;
         return true;
     }
     return false; /* the slot is cycling too fast to be called live */
@@ -361,9 +363,15 @@ int fp_watchdog_scan(fp_pool *pool)
         live_rec r;
         if (!snap_slot(s, &r, now) || r.pub.long_lived || r.pub.age_ns < age)
             continue;
-        uint32_t old = atomic_fetch_or_explicit(&s->marks, FP_MARK_WATCHDOG, RLX);
+        uint32_t old = atomic_fetch_or_explicit(&s->marks, FP_MARK_WATCHDOG, ACQREL);
         if (old & FP_MARK_WATCHDOG)
             continue; /* reported before (or by a concurrent scan) */
+        if (atomic_load_explicit(&s->gen, ACQ) != r.gen) {
+            /* The frame went back and was taken again since the snapshot:
+             * the mark belongs to nobody; the new acquisition is not stale. */
+            atomic_fetch_and_explicit(&s->marks, (uint16_t)~FP_MARK_WATCHDOG, RLX);
+            continue;
+        }
         reported++;
         if (cb) {
             cb(&r.pub, ud);

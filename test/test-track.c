@@ -543,6 +543,7 @@ START_TEST(site_table_overflow_is_bounded)
         if (s.f[0].line == line)
             ck_assert_ptr_eq(s.f[0].file, dyn_file);
         else {
+            ck_assert_int_gt(line, 2048); /* a half-full table finds room for every site */
             ck_assert_int_eq(s.f[0].line, 0);
             ck_assert_ptr_nonnull(strstr(s.f[0].file, "distinct call sites"));
             overflowed++;
@@ -550,7 +551,7 @@ START_TEST(site_table_overflow_is_bounded)
         ck_assert_int_eq(fp_frame_unref_at(&f, dyn_file, line, dyn_func), 0);
     }
     ck_assert_int_ge(overflowed, 5000 - 4096);
-    ck_assert_int_le(overflowed, 5000 - 4096 + 2); /* this suite's own `_at` sites */
+    ck_assert_int_le(overflowed, 5000 - 3686); /* the table fills to at least 90% */
     /* A site seen before still maps to its entry. */
     ck_assert_int_eq(fp_pool_acquire_at(pool, 0, &f, dyn_file, 1, dyn_func), 0);
     seen s = { 0 };

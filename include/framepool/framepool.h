@@ -132,7 +132,8 @@ typedef struct fp_pool_config {
 } fp_pool_config;
 
 /**
- * A call site: where a frame was acquired or released. The acquire and release
+ * A call site: where a frame was acquired or released.
+ * The strings must outlive the pool's reports, as literals do. The acquire and release
  * macros pass one of these, built once per call site in static storage, so
  * recording a site is storing one pointer.
  */
@@ -266,6 +267,13 @@ FP_API int fp_pool_create(fp_pool **out, const fp_pool_config *cfg);
 /**
  * Takes a frame with reference count 1. Use the fp_pool_acquire() macro, which
  * records the call site.
+ *
+ * The `_at` functions (this one, fp_frame_unref_at() and the adapters') find
+ * the site's record in a process-wide table keyed by the two string pointers
+ * (not their contents) and the line: 4,096 entries, never freed, no
+ * allocation. Sites beyond what the table holds are all recorded as one
+ * overflow site (a warning is logged once). The macros under GCC and Clang
+ * pass a static record instead (FP_SITE_HERE()) and never use the table.
  *
  * @param pool the pool
  * @param timeout_us 0: never wait; FP_WAIT_FOREVER: wait for a frame or close;

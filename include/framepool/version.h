@@ -8,7 +8,7 @@
 /** API major version: bumped on incompatible changes; also the soversion. */
 #define FP_VERSION_MAJOR 0
 /** API minor version: bumped when API is added. */
-#define FP_VERSION_MINOR 1
+#define FP_VERSION_MINOR 2
 /** Patch level. */
 #define FP_VERSION_PATCH 0
 
