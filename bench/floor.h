@@ -17,7 +17,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-/** A stack entry; one per cache line, like framepool's slots (which take four). */
+/** A stack entry; one per cache line, like framepool's slots (which take three). */
 typedef struct floor_node {
     alignas(64) _Atomic uint32_t next; ///< index of the next free node (lock-free stack)
     uint32_t idx;                      ///< own index

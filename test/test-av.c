@@ -988,6 +988,24 @@ START_TEST(acquire_site_is_callers)
     ck_assert_str_eq(s.f[1].func, __func__);
     av_frame_free(&a);
     av_frame_free(&b);
+
+    /* The _at forms record the site they are given (wrappers forwarding their caller's). */
+    static const char wfile[] = "wrapper.c", wfunc[] = "wrap";
+    ck_assert_int_eq(fp_av_acquire_at(p, 0, &a, wfile, 11, wfunc), 0);
+    b = av_frame_alloc();
+    b->format = AV_PIX_FMT_RGBA;
+    b->width = 32;
+    b->height = 32;
+    ck_assert_int_eq(fp_av_frame_get_buffer_at(p, b, 0, wfile, 12, wfunc), 0);
+    memset(&s, 0, sizeof(s));
+    ck_assert_int_eq(fp_pool_foreach_live(p, collect, &s), 0);
+    ck_assert_int_eq(s.n, 2);
+    ck_assert_str_eq(s.f[0].file, wfile);
+    ck_assert_int_eq(s.f[0].line, 11);
+    ck_assert_str_eq(s.f[0].func, wfunc);
+    ck_assert_int_eq(s.f[1].line, 12);
+    av_frame_free(&a);
+    av_frame_free(&b);
     finish_pool(&p);
 }
 END_TEST

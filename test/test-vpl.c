@@ -557,9 +557,26 @@ START_TEST(test_surface_frame_tracking)
     ck_assert_uint_eq(refcount_of(s), 1);
     f = fp_vpl_surface_frame(s);
     ck_assert_int_eq(fp_frame_unref(&f), 0);
+
+    /* The _at forms record the site they are given; a double release through
+     * fp_vpl_release_at names it. */
+    static const char wfile[] = "wrapper.c", wfunc[] = "wrap";
+    ck_assert_int_eq(fp_vpl_acquire_at(pool, 0, &s, wfile, 21, wfunc), 0);
+    memset(&ls, 0, sizeof(ls));
+    ck_assert_int_eq(fp_pool_foreach_live(pool, collect_live, &ls), 0);
+    ck_assert_int_eq(ls.n, 1);
+    ck_assert_str_eq(ls.file, wfile);
+    ck_assert_int_eq(ls.line, 21);
+    mfxFrameSurface1 *copy = s;
+    ck_assert_int_eq(fp_vpl_release_at(&s, wfile, 22, wfunc), 0);
+    ck_assert_ptr_null(s);
+    ck_assert_int_eq(fp_vpl_release_at(&copy, wfile, 23, wfunc), FP_ERR(EALREADY));
     fp_pool_stats st = stats_of(pool);
     ck_assert_uint_eq(st.live, 0);
-    ck_assert_uint_eq(st.released, 1);
+    ck_assert_uint_eq(st.released, 2);
+    ck_assert_uint_eq(st.misuse, 1);
+    ck_assert(test_log_has(&logbuf, "at wrapper.c:23 in wrap(): acquired at wrapper.c:21 in wrap(), already "
+                                    "released at wrapper.c:22 in wrap()"));
 
     ck_assert_ptr_null(fp_vpl_surface_frame(NULL));
     ck_assert_ptr_null(fp_vpl_frame_surface(NULL));
