@@ -74,7 +74,14 @@ FP_API int fp_av_pool_create(fp_pool **out, enum AVPixelFormat fmt, int width, i
  */
 FP_API int fp_av_acquire_at(fp_pool *pool, int64_t timeout_us, AVFrame **out, const char *file, int line,
                             const char *func);
-/** fp_av_acquire_at() with the site as one pointer (see fp_pool_acquire_site()). */
+/**
+ * fp_av_acquire_at() with the site as one pointer (see fp_pool_acquire_site()).
+ * @param pool a pool made by fp_av_pool_create()
+ * @param timeout_us as for fp_pool_acquire()
+ * @param out receives the new AVFrame; NULL on failure
+ * @param site where the call is; must outlive the pool (NULL: unknown site)
+ * @return as fp_av_acquire_at()
+ */
 FP_API int fp_av_acquire_site(fp_pool *pool, int64_t timeout_us, AVFrame **out, const fp_site *site);
 #ifdef FP_SITE_HERE
 /** fp_av_acquire_at() with the caller's file, line and function as the acquire site. */
@@ -103,7 +110,14 @@ FP_API int fp_av_acquire_site(fp_pool *pool, int64_t timeout_us, AVFrame **out, 
  */
 FP_API int fp_av_frame_get_buffer_at(fp_pool *pool, AVFrame *frame, int64_t timeout_us, const char *file,
                                      int line, const char *func);
-/** fp_av_frame_get_buffer_at() with the site as one pointer (see fp_pool_acquire_site()). */
+/**
+ * fp_av_frame_get_buffer_at() with the site as one pointer (see fp_pool_acquire_site()).
+ * @param pool a pool made by fp_av_pool_create()
+ * @param frame the caller's AVFrame with `format`, `width` and `height` set
+ * @param timeout_us as for fp_pool_acquire()
+ * @param site where the call is; must outlive the pool (NULL: unknown site)
+ * @return as fp_av_frame_get_buffer_at()
+ */
 FP_API int fp_av_frame_get_buffer_site(fp_pool *pool, AVFrame *frame, int64_t timeout_us, const fp_site *site);
 #ifdef FP_SITE_HERE
 /** fp_av_frame_get_buffer_at() with the caller's file, line and function as the acquire site. */

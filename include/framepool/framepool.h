@@ -298,7 +298,11 @@ FP_API int fp_pool_acquire_at(fp_pool *pool, int64_t timeout_us, fp_frame **out,
  * static storage duration (what FP_SITE_HERE() makes): the hot path stores the
  * pointer instead of three values. fp_pool_acquire() uses it under GCC and
  * Clang.
+ * @param pool the pool
+ * @param timeout_us as for fp_pool_acquire_at()
+ * @param out receives the frame on success, NULL on failure
  * @param site where the call is; must outlive the pool (NULL: unknown site)
+ * @return as fp_pool_acquire_at()
  */
 FP_API int fp_pool_acquire_site(fp_pool *pool, int64_t timeout_us, fp_frame **out, const fp_site *site);
 
@@ -342,6 +346,7 @@ FP_API int fp_frame_unref_at(fp_frame **frame, const char *file, int line, const
  * fp_pool_acquire_site()).
  * @param frame the caller's variable holding the reference; set to NULL
  * @param site where the call is; must outlive the pool (NULL: unknown site)
+ * @return as fp_frame_unref_at()
  */
 FP_API int fp_frame_unref_site(fp_frame **frame, const fp_site *site);
 

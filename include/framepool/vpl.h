@@ -176,7 +176,14 @@ FP_API int fp_vpl_pool_frame_info(const fp_pool *pool, mfxFrameInfo *info);
  */
 FP_API int fp_vpl_acquire_at(fp_pool *pool, int64_t timeout_us, mfxFrameSurface1 **out, const char *file,
                              int line, const char *func);
-/** fp_vpl_acquire_at() with the site as one pointer (see fp_pool_acquire_site()). */
+/**
+ * fp_vpl_acquire_at() with the site as one pointer (see fp_pool_acquire_site()).
+ * @param pool a pool made by fp_vpl_pool_create()
+ * @param timeout_us as for fp_pool_acquire()
+ * @param out receives the surface; NULL on failure
+ * @param site where the call is; must outlive the pool (NULL: unknown site)
+ * @return as fp_vpl_acquire_at()
+ */
 FP_API int fp_vpl_acquire_site(fp_pool *pool, int64_t timeout_us, mfxFrameSurface1 **out, const fp_site *site);
 #ifdef FP_SITE_HERE
 /** fp_vpl_acquire_at() with the caller's file, line and function as the acquire site. */
@@ -207,7 +214,12 @@ FP_API int fp_vpl_acquire_site(fp_pool *pool, int64_t timeout_us, mfxFrameSurfac
  *         In the error cases nothing else changes.
  */
 FP_API int fp_vpl_release_at(mfxFrameSurface1 **surface, const char *file, int line, const char *func);
-/** fp_vpl_release_at() with the site as one pointer (see fp_pool_acquire_site()). */
+/**
+ * fp_vpl_release_at() with the site as one pointer (see fp_pool_acquire_site()).
+ * @param surface the caller's variable holding the reference; set to NULL
+ * @param site where the call is; must outlive the pool (NULL: unknown site)
+ * @return as fp_vpl_release_at()
+ */
 FP_API int fp_vpl_release_site(mfxFrameSurface1 **surface, const fp_site *site);
 #ifdef FP_SITE_HERE
 /** fp_vpl_release_at() with the caller's file, line and function as the release site. */
