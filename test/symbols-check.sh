@@ -4,8 +4,11 @@
 set -eu
 lib=$1
 sym=$2
-want=$(sed -n 's/^[[:space:]]*\(fp_[A-Za-z0-9_]*\);.*/\1/p' "$sym" | sort)
-have=$(nm -D --defined-only "$lib" | awk '$2 ~ /^[TDRBVW]$/ { print $3 }' | sed 's/@.*//' | grep -v '^FRAMEPOOL_' | sort)
+# name@@NODE for every symbol of the script (the version node it is listed in),
+# and as the library exports it: a symbol in the wrong node fails too.
+want=$(awk '/^[A-Za-z_][A-Za-z0-9_.]*[[:space:]]*\{/ { node = $1 }
+            /^[[:space:]]*fp_[A-Za-z0-9_]*;/ { s = $1; sub(/;.*/, "", s); print s "@@" node }' "$sym" | sort)
+have=$(nm -D --defined-only "$lib" | awk '$2 ~ /^[TDRBVW]$/ { print $3 }' | grep -v '^FRAMEPOOL_' | sort)
 if [ "$want" != "$have" ]; then
     echo "exported symbols differ from $sym:"
     echo "$want" > "${TMPDIR:-/tmp}/fp-sym-want.$$"
