@@ -140,7 +140,9 @@ static inline void freelist_push(fp_pool *pool, fp_slot *s)
     uint64_t h = atomic_load_explicit(&pool->head, RLX), nh;
     do {
         atomic_store_explicit(&s->next, H_IDX(h), RLX);
-        nh = ((h & ~(uint64_t)0xFFFF) | s->idx) - ((h & H_W) ? 0 : H_OUT_ONE);
+        nh = ((h & ~(uint64_t)0xFFFF) | s->idx) - H_OUT_ONE;
+        if (FP_UNLIKELY(h & H_W))
+            nh += H_OUT_ONE;
     } while (!atomic_compare_exchange_weak_explicit(&pool->head, &h, nh, ACQREL, RLX));
     if (FP_UNLIKELY(h & (H_W | H_O)))
         push_slow(pool, h, nh);
@@ -686,41 +688,45 @@ FP_COLD static void acquire_flags(fp_pool *pool, fp_slot *s)
         memset(s->mem + pool->layout.offset[0], 0, pool->layout.size - pool->layout.offset[0]);
 }
 
-/* Hands a slot just taken from the free list (head now `nh`) to the caller:
- * every feature (the fast path in fp_pool_acquire_internal() is this with the
- * common case only). */
-static int hand_out(fp_pool *pool, fp_slot *s, uint64_t nh, fp_frame **out, const fp_site *site)
+/* Hands a slot just taken from the free list (head now `nh`, its tag already
+ * checked by the pop) to the caller. `slow` is the pool's gate byte: the
+ * fast path passes 0 or FP_SLOW_UNTRACKED, and since this is inlined there,
+ * the flag checks fold away. The record first, then the time (the one call),
+ * then gen makes the frame live. */
+static inline __attribute__((always_inline)) int hand_out(fp_pool *pool, fp_slot *s, uint64_t nh,
+                                                          fp_frame **out, const fp_site *site,
+                                                          unsigned slow)
 {
     if (FP_UNLIKELY(H_OUT(nh) > atomic_load_explicit(&pool->peak_out, RLX)))
         update_peak(pool, nh);
     atomic_store_explicit(&s->refs, 1, RLX);
-    uint64_t seq = fp_pool_seq_of_tag(pool, H_TAG(nh));
+    s->frame.pts = FP_NOPTS;
+    s->frame.opaque = NULL;
+    *out = &s->frame;
+    uint64_t seq = seq_of_tag(pool, H_TAG(nh));
     uint64_t now = 0;
-    if (FP_LIKELY(pool->track)) {
+    if (FP_LIKELY(!(slow & FP_SLOW_UNTRACKED))) {
         fp_track_acquire(s, seq, site);
         now = fp_clock_now();
         atomic_store_explicit(&s->acq_time, now, RLX);
     } else {
         /* Untracked: no site or time, but the sequence (checkpoints), the
          * long-lived mark and the tag are per acquisition all the same. */
-        atomic_thread_fence(REL);
+        atomic_thread_fence(REL); /* after the previous owner's gen, for walkers */
         atomic_store_explicit(&s->seq, seq, RLX);
         atomic_store_explicit(&s->marks, 0, RLX);
         atomic_store_explicit(&s->tag[0], 0, RLX);
     }
-    if (FP_UNLIKELY(pool->flags & (FP_POOL_ZERO | FP_POOL_POISON)))
+    if (FP_UNLIKELY(slow & FP_SLOW_FLAGS))
         acquire_flags(pool, s);
-    s->frame.pts = FP_NOPTS;
-    s->frame.opaque = NULL;
     atomic_store_explicit(&s->gen, atomic_load_explicit(&s->gen, RLX) + 1, REL);
-    *out = &s->frame;
-    if (pool->track && FP_UNLIKELY(now >= atomic_load_explicit(&pool->watchdog_next, RLX)))
+    if (!(slow & FP_SLOW_UNTRACKED) && FP_UNLIKELY(now >= atomic_load_explicit(&pool->watchdog_next, RLX)))
         fp_watchdog_tick(pool, now);
     return 0;
 }
 
-/* Acquires off the fast path: closed, untracked or flagged pools, and an
- * empty free list. */
+/* Acquires off the fast path: closed or flagged pools, and an empty free
+ * list. */
 FP_COLD static int acquire_general(fp_pool *pool, int64_t timeout_us, fp_frame **out, const fp_site *site)
 {
     fp_slot *s = NULL;
@@ -732,11 +738,11 @@ FP_COLD static int acquire_general(fp_pool *pool, int64_t timeout_us, fp_frame *
             return ret;
         }
     }
-    return hand_out(pool, s, nh, out, site);
+    return hand_out(pool, s, nh, out, site, atomic_load_explicit(&pool->slow_acq, RLX));
 }
 
 /* The fast path: a pool that is open, without ZERO/POISON, with a free
- * frame. Tracked (the default) or not, each with its one branch. */
+ * frame; tracked (the default) or not. */
 int fp_pool_acquire_internal(fp_pool *pool, int64_t timeout_us, fp_frame **out, const fp_site *site)
 {
     if (FP_UNLIKELY(!pool))
@@ -746,42 +752,11 @@ int fp_pool_acquire_internal(fp_pool *pool, int64_t timeout_us, fp_frame **out, 
     if (FP_UNLIKELY(timeout_us < FP_WAIT_FOREVER))
         return acquire_bad_args(pool, timeout_us, out, site);
     unsigned slow = atomic_load_explicit(&pool->slow_acq, RLX);
-    if (FP_UNLIKELY(slow & ~FP_SLOW_UNTRACKED))
-        return acquire_general(pool, timeout_us, out, site);
-    /* The pop of freelist_pop(), inline. */
-    uint64_t h = atomic_load_explicit(&pool->head, ACQ), nh;
     fp_slot *s;
-    do {
-        if (FP_UNLIKELY(H_IDX(h) == FP_NIL))
-            return acquire_general(pool, timeout_us, out, site);
-        s = fp_slot_at(pool->slots, H_IDX(h));
-        nh = H_POP(h, atomic_load_explicit(&s->next, RLX));
-    } while (!atomic_compare_exchange_weak_explicit(&pool->head, &h, nh, ACQ, ACQ));
-    if (FP_UNLIKELY(H_HINT_DUE(nh)))
-        note_tag(pool, H_TAG(nh));
-    if (FP_UNLIKELY(H_OUT(nh) > atomic_load_explicit(&pool->peak_out, RLX)))
-        update_peak(pool, nh);
-    /* hand_out() without the flags. */
-    atomic_store_explicit(&s->refs, 1, RLX);
-    s->frame.pts = FP_NOPTS;
-    s->frame.opaque = NULL;
-    *out = &s->frame;
-    if (FP_UNLIKELY(slow)) {
-        atomic_thread_fence(REL); /* after the previous owner's gen, for walkers */
-        atomic_store_explicit(&s->seq, seq_of_tag(pool, H_TAG(nh)), RLX);
-        atomic_store_explicit(&s->marks, 0, RLX);
-        atomic_store_explicit(&s->tag[0], 0, RLX);
-        atomic_store_explicit(&s->gen, atomic_load_explicit(&s->gen, RLX) + 1, REL);
-        return 0;
-    }
-    /* The record, then the time (the one call), then gen makes the frame live. */
-    fp_track_acquire(s, seq_of_tag(pool, H_TAG(nh)), site);
-    uint64_t now = fp_clock_now();
-    atomic_store_explicit(&s->acq_time, now, RLX);
-    atomic_store_explicit(&s->gen, atomic_load_explicit(&s->gen, RLX) + 1, REL);
-    if (FP_UNLIKELY(now >= atomic_load_explicit(&pool->watchdog_next, RLX)))
-        fp_watchdog_tick(pool, now);
-    return 0;
+    uint64_t nh;
+    if (FP_UNLIKELY(slow & ~FP_SLOW_UNTRACKED) || FP_UNLIKELY(!(s = freelist_pop(pool, &nh))))
+        return acquire_general(pool, timeout_us, out, site);
+    return hand_out(pool, s, nh, out, site, slow);
 }
 
 /* Exported under the public name, without a PLT hop for the adapters. */
@@ -797,10 +772,11 @@ int fp_pool_acquire_at(fp_pool *pool, int64_t timeout_us, fp_frame **out, const 
 /* ------------------------------------------------------------------------- */
 /* References and release                                                    */
 
-static inline void return_slot(fp_pool *pool, fp_slot *s)
+/* Makes the slot idle (poisoned first when `poison`) and pushes it. */
+static inline void return_slot(fp_pool *pool, fp_slot *s, bool poison)
 {
     atomic_store_explicit(&s->gen, atomic_load_explicit(&s->gen, RLX) + 1, REL);
-    if (FP_UNLIKELY(pool->flags & FP_POOL_POISON))
+    if (FP_UNLIKELY(poison))
         fp_poison(pool, s);
     freelist_push(pool, s);
 }
@@ -875,7 +851,7 @@ int fp_pool_sweep(fp_pool *pool)
 void fp_pool_release_slot(fp_pool *pool, fp_slot *s)
 {
     if (!pool->ops || !pool->ops->can_return || pool->ops->can_return(pool, s)) {
-        return_slot(pool, s);
+        return_slot(pool, s, pool->flags & FP_POOL_POISON);
         return;
     }
     /* Held by a runtime: it stays out (and live) until a sweep returns it.
@@ -927,18 +903,6 @@ FP_COLD static int double_release(fp_slot *s, const fp_site *site)
     return FP_ERR(EALREADY);
 }
 
-/* The last reference of a frame of a pool off the fast path (untracked,
- * poisoning, adapter). */
-FP_COLD static void release_general(fp_pool *pool, fp_slot *s, const fp_site *site)
-{
-    if (pool->track)
-        fp_track_release(s, site);
-    if (pool->ops != NULL)
-        fp_pool_release_slot(pool, s);
-    else
-        return_slot(pool, s);
-}
-
 /* Drops one reference of a slot; the last returns it (or defers it). */
 static inline int slot_unref(fp_slot *s, const fp_site *site)
 {
@@ -951,23 +915,12 @@ static inline int slot_unref(fp_slot *s, const fp_site *site)
         return 0;
     fp_pool *pool = s->pool;
     unsigned slow = pool->slow_rel;
-    if (FP_LIKELY(!slow))
+    if (FP_LIKELY(!(slow & FP_SLOW_UNTRACKED)))
         fp_track_release(s, site);
-    else if (slow != FP_SLOW_UNTRACKED) {
-        release_general(pool, s, site);
-        return 0;
-    }
-    /* return_slot() without poisoning or adapter. */
-    atomic_store_explicit(&s->gen, atomic_load_explicit(&s->gen, RLX) + 1, REL);
-    uint64_t h = atomic_load_explicit(&pool->head, RLX), nh;
-    do {
-        if (FP_UNLIKELY(h & (H_W | H_O))) {
-            freelist_push(pool, s); /* wakes a waiter or frees the pool */
-            return 0;
-        }
-        atomic_store_explicit(&s->next, H_IDX(h), RLX);
-        nh = ((h & ~(uint64_t)0xFFFF) | s->idx) - H_OUT_ONE;
-    } while (!atomic_compare_exchange_weak_explicit(&pool->head, &h, nh, ACQREL, RLX));
+    if (FP_UNLIKELY(slow & (FP_SLOW_ADAPTER | FP_SLOW_FLAGS)))
+        fp_pool_release_slot(pool, s); /* defers for a runtime, or poisons */
+    else
+        return_slot(pool, s, false);
     return 0;
 }
 
