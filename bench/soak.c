@@ -27,6 +27,7 @@
  */
 #include <inttypes.h>
 #include <malloc.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -143,10 +144,28 @@ static fp_pool *make_core_pool(void)
     return pool;
 }
 
+/* Samples are taken every cycles / SAMPLES cycles. */
+static uint64_t sample_every(uint64_t cycles)
+{
+    return cycles / SAMPLES ? cycles / SAMPLES : 1;
+}
+
+/* After cycle i: an RSS sample when one is due, and a progress line every
+ * tenth sample. Returns whether it sampled. */
+static bool tick(series *s, uint64_t i, uint64_t every, uint64_t cycles)
+{
+    if (i % every)
+        return false;
+    sample(s, i);
+    if (i % (every * 10) == 0)
+        progress(s, i, cycles);
+    return true;
+}
+
 static void run_core(series *s, uint64_t cycles)
 {
     fp_pool *pool = make_core_pool();
-    uint64_t every = cycles / SAMPLES ? cycles / SAMPLES : 1, t0 = bench_now_ns();
+    uint64_t every = sample_every(cycles), t0 = bench_now_ns();
     sample(s, 0);
     for (uint64_t i = 1; i <= cycles; i++) {
         fp_frame *f;
@@ -154,11 +173,7 @@ static void run_core(series *s, uint64_t cycles)
             bench_die("fp_pool_acquire failed");
         touch(f->data, 3, i);
         fp_frame_unref(&f);
-        if (i % every == 0) {
-            sample(s, i);
-            if (i % (every * 10) == 0)
-                progress(s, i, cycles);
-        }
+        tick(s, i, every, cycles);
     }
     s->seconds = (double)(bench_now_ns() - t0) / 1e9;
     s->cycles = cycles;
@@ -175,7 +190,7 @@ static void run_av(series *s, uint64_t cycles)
     fp_pool *pool;
     if (fp_av_pool_create(&pool, AV_PIX_FMT_YUV420P, 1920, 1080, &cfg) < 0)
         bench_die("fp_av_pool_create failed");
-    uint64_t every = cycles / SAMPLES ? cycles / SAMPLES : 1, t0 = bench_now_ns();
+    uint64_t every = sample_every(cycles), t0 = bench_now_ns();
     sample(s, 0);
     for (uint64_t i = 1; i <= cycles; i++) {
         AVFrame *f;
@@ -183,11 +198,7 @@ static void run_av(series *s, uint64_t cycles)
             bench_die("fp_av_acquire failed");
         touch(f->data, 3, i);
         av_frame_free(&f);
-        if (i % every == 0) {
-            sample(s, i);
-            if (i % (every * 10) == 0)
-                progress(s, i, cycles);
-        }
+        tick(s, i, every, cycles);
     }
     s->seconds = (double)(bench_now_ns() - t0) / 1e9;
     s->cycles = cycles;
@@ -197,7 +208,7 @@ static void run_av(series *s, uint64_t cycles)
 /* Samples at the same cycle counts as the pooled runs, until the time is up. */
 static void run_ffmpeg(series *s, uint64_t cycles, double budget_s)
 {
-    uint64_t every = cycles / SAMPLES ? cycles / SAMPLES : 1, t0 = bench_now_ns();
+    uint64_t every = sample_every(cycles), t0 = bench_now_ns();
     uint64_t budget_ns = (uint64_t)(budget_s * 1e9), i;
     sample(s, 0);
     for (i = 1; i <= cycles; i++) {
@@ -211,13 +222,8 @@ static void run_ffmpeg(series *s, uint64_t cycles, double budget_s)
             bench_die("av_frame_get_buffer failed");
         touch(f->data, 3, i);
         av_frame_free(&f);
-        if (i % every == 0) {
-            sample(s, i);
-            if (i % (every * 10) == 0)
-                progress(s, i, cycles);
-            if (bench_now_ns() - t0 >= budget_ns)
-                break;
-        }
+        if (tick(s, i, every, cycles) && bench_now_ns() - t0 >= budget_ns)
+            break;
     }
     s->seconds = (double)(bench_now_ns() - t0) / 1e9;
     s->cycles = i > cycles ? cycles : i;
@@ -225,8 +231,7 @@ static void run_ffmpeg(series *s, uint64_t cycles, double budget_s)
 
 static void run_create_destroy(series *s, int cycles)
 {
-    int every = cycles / SAMPLES ? cycles / SAMPLES : 1;
-    uint64_t t0 = bench_now_ns();
+    uint64_t every = sample_every((uint64_t)cycles), t0 = bench_now_ns();
     sample(s, 0);
     for (int i = 1; i <= cycles; i++) {
         fp_pool_config cfg;
@@ -250,11 +255,7 @@ static void run_create_destroy(series *s, int cycles)
         for (int k = 0; k < 4; k++)
             fp_frame_unref(&f[k]);
         fp_pool_unref(&pool);
-        if (i % every == 0) {
-            sample(s, (uint64_t)i);
-            if (i % (every * 10) == 0)
-                progress(s, (uint64_t)i, (uint64_t)cycles);
-        }
+        tick(s, (uint64_t)i, every, (uint64_t)cycles);
     }
     s->seconds = (double)(bench_now_ns() - t0) / 1e9;
     s->cycles = (uint64_t)cycles;
