@@ -6,6 +6,7 @@
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -136,4 +137,19 @@ void test_reset_failures(void)
     atomic_store(&fail_count, 0);
     fail_first[0] = '\0';
     pthread_mutex_unlock(&fail_lock);
+}
+
+bool test_registry_has(uint64_t id)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    ck_assert_ptr_nonnull(m);
+    ck_assert_int_eq(fp_registry_write_json(m), 0);
+    fclose(m);
+    char needle[64];
+    snprintf(needle, sizeof(needle), "{\"id\": %llu,", (unsigned long long)id);
+    bool found = strstr(buf, needle) != NULL;
+    free(buf);
+    return found;
 }

@@ -54,6 +54,9 @@ void test_reset_failures(void);
             test_note_fail(__FILE__, __LINE__, __VA_ARGS__); \
     } while (0)
 
+/* Whether the process-wide registry (its JSON export) lists the pool `id`. */
+bool test_registry_has(uint64_t id);
+
 /* Sleeps for `us` microseconds. */
 void test_sleep_us(int64_t us);
 /* CLOCK_MONOTONIC in ns. */

@@ -525,21 +525,6 @@ static void *release_thread(void *arg)
     return NULL;
 }
 
-static bool registry_has(uint64_t id)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&buf, &len);
-    ck_assert_ptr_nonnull(m);
-    ck_assert_int_eq(fp_registry_write_json(m), 0);
-    fclose(m);
-    char needle[64];
-    snprintf(needle, sizeof(needle), "{\"id\": %llu,", (unsigned long long)id);
-    bool found = strstr(buf, needle) != NULL;
-    free(buf);
-    return found;
-}
-
 /* Dropping the pool with live frames, then releasing them from another thread. */
 START_TEST(unref_with_live_frames_release_elsewhere)
 {
@@ -556,7 +541,7 @@ START_TEST(unref_with_live_frames_release_elsewhere)
     fp_pool_unref(&p);
     MCASE(p == NULL);
     MCASE(test_log_has(&g_log, "2 frames still live") && test_log_has(&g_log, "left-behind"));
-    MCASE(registry_has(id)); /* reported as closed until the last frame returns */
+    MCASE(test_registry_has(id)); /* reported as closed until the last frame returns */
     /* While frames keep it alive, a stale pointer can neither resurrect it
      * nor drop a reference it does not have. */
     MCASE(fp_pool_ref(dangling) == NULL);
@@ -571,7 +556,7 @@ START_TEST(unref_with_live_frames_release_elsewhere)
     ck_assert_int_eq(pthread_join(t, NULL), 0);
     for (int i = 0; i < 3; i++)
         MCASE(r.results[i] == 0 && r.frames[i] == NULL);
-    MCASE(!registry_has(id)); /* freed by the other thread's last release */
+    MCASE(!test_registry_has(id)); /* freed by the other thread's last release */
 }
 END_TEST
 
@@ -602,7 +587,7 @@ START_TEST(racing_last_releases_of_dropped_pool)
         pthread_join(t2, &r2);
         ck_assert_int_eq((int)(intptr_t)r1, 0);
         ck_assert_int_eq((int)(intptr_t)r2, 0);
-        ck_assert(!registry_has(id));
+        ck_assert(!test_registry_has(id));
     }
     cases += 50;
 }

@@ -500,21 +500,6 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-static bool registry_has(uint64_t id)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&buf, &len);
-    ck_assert_ptr_nonnull(m);
-    ck_assert_int_eq(fp_registry_write_json(m), 0);
-    fclose(m);
-    char needle[64];
-    snprintf(needle, sizeof(needle), "{\"id\": %llu,", (unsigned long long)id);
-    bool found = strstr(buf, needle) != NULL;
-    free(buf);
-    return found;
-}
-
 static test_log g_log;
 
 START_TEST(four_threads_every_operation)
@@ -629,7 +614,7 @@ START_TEST(four_threads_every_operation)
     ck_assert_int_eq(fp_pool_get_stats(pool_a, &st), 0);
     ck_assert_uint_eq(st.live, 0);
     ck_assert_uint_eq(st.released, st.acquired);
-    ck_assert(!registry_has(b_id)); /* B went with its last frame */
+    ck_assert(!test_registry_has(b_id)); /* B went with its last frame */
     fp_pool_unref(&pool_a);
     fclose(devnull);
 }
