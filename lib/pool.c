@@ -60,8 +60,8 @@ static void note_tag(fp_pool *pool, uint32_t tag)
 
 /* Widens a 30-bit tag to the 64-bit sequence: the hint is within 2^29 of any
  * tag in use (it is refreshed every 2^24 pops), so the signed 30-bit
- * difference from it is exact. The fast path calls this after its own
- * H_HINT_DUE() check. */
+ * difference from it is exact. hand_out() calls this directly: the pop or
+ * claim that produced the tag has already refreshed a due hint (note_tag). */
 static inline uint64_t seq_of_tag(const fp_pool *pool, uint32_t tag)
 {
     uint64_t hint = atomic_load_explicit(&pool->seq_hint, RLX);
@@ -73,8 +73,7 @@ uint64_t fp_pool_seq_of_tag(fp_pool *pool, uint32_t tag)
 {
     uint64_t seq = seq_of_tag(pool, tag);
     if (FP_UNLIKELY((tag & 0xFFFFFFu) == 0)) {
-        uint64_t hint = atomic_load_explicit(&pool->seq_hint, RLX);
-        uint64_t cur = hint;
+        uint64_t cur = atomic_load_explicit(&pool->seq_hint, RLX);
         while (seq > cur &&
                !atomic_compare_exchange_weak_explicit(&pool->seq_hint, &cur, seq, RLX, RLX))
             ;
