@@ -40,10 +40,27 @@ typedef struct fp_layout {
 /* Tail padding after the last plane, for SIMD that reads past the end. */
 #define FP_TAIL_PADDING 64
 
-/* Fills `out`; returns 0, FP_ERR(EINVAL) with `*field` naming the bad input, or
- * FP_ERR(EOVERFLOW). */
+/* Why a geometry cannot be laid out (the config validation's log line). */
+enum fp_layout_why {
+    FP_LAYOUT_OK,
+    FP_LAYOUT_BAD_FORMAT,      /* not an enum fp_format value */
+    FP_LAYOUT_BAD_ALIGN,       /* not a power of two in 1..4096 */
+    FP_LAYOUT_RAW_NEEDS_SIZE,  /* FP_FMT_RAW with buffer_size 0 */
+    FP_LAYOUT_RAW_WIDTH,       /* FP_FMT_RAW with a width */
+    FP_LAYOUT_RAW_HEIGHT,      /* FP_FMT_RAW with a height */
+    FP_LAYOUT_BAD_WIDTH,       /* outside 1..FP_MAX_DIMENSION */
+    FP_LAYOUT_ODD_WIDTH,       /* a two-pixel sample format with an odd width */
+    FP_LAYOUT_BAD_HEIGHT,      /* outside 1..FP_MAX_DIMENSION */
+    FP_LAYOUT_IMAGE_SIZE,      /* an image format with a buffer_size */
+    FP_LAYOUT_OVERFLOW_WIDTH,  /* a line or plane size overflows */
+    FP_LAYOUT_OVERFLOW_HEIGHT, /* the frame size overflows */
+    FP_LAYOUT_OVERFLOW_SIZE,   /* buffer_size plus padding overflows */
+};
+
+/* Fills `out`; returns 0, FP_ERR(EINVAL) or FP_ERR(EOVERFLOW) with `*why`
+ * saying which input is bad. */
 FP_HIDDEN int fp_layout_compute(enum fp_format fmt, int width, int height, int align,
-                                size_t raw_size, fp_layout *out, const char **field);
+                                size_t raw_size, fp_layout *out, enum fp_layout_why *why);
 FP_HIDDEN const char *fp_format_name(int fmt);
 
 /* ---------------------------------------------------------------------------
@@ -110,32 +127,9 @@ static inline fp_slot *fp_slot_of(const fp_frame *f)
     return (fp_slot *)((char *)f - offsetof(fp_slot, frame));
 }
 
-/* ---------------------------------------------------------------------------
- * The head word of the free list (see pool.c for the protocol):
- *   bits  0..15  index of the top free slot (FP_NIL when empty)
- *   bits 16..31  frames out of the free list ("out"): the pool's life count
- *   bit  32      W: threads are waiting
- *   bit  33      O: no holder is left (the app dropped its last reference)
- *   bits 34..63  ABA tag, incremented by every pop
- */
-#define FP_NIL 0xFFFFu
-#define H_IDX(h) ((uint32_t)((h) & 0xFFFFu))
-#define H_OUT(h) ((uint32_t)(((h) >> 16) & 0xFFFFu))
-#define H_W ((uint64_t)1 << 32)
-#define H_O ((uint64_t)1 << 33)
-#define H_TAG_SHIFT 34
-#define H_TAG_BITS 30
-#define H_TAG(h) ((uint32_t)((h) >> H_TAG_SHIFT))
-#define H_MAKE(idx, out, flags, tag) \
-    ((uint64_t)(idx) | ((uint64_t)(out) << 16) | (flags) | ((uint64_t)(tag) << H_TAG_SHIFT))
-#define H_FLAGS(h) ((h) & (H_W | H_O))
-#define H_TAG_MASK ((1u << H_TAG_BITS) - 1)
-#define H_OUT_ONE ((uint64_t)1 << 16)
-#define H_TAG_ONE ((uint64_t)1 << H_TAG_SHIFT)
-/* A pop: new top, one more out, next tag (wrapping out of the top bits). */
-#define H_POP(h, next) ((((h) & ~(uint64_t)0xFFFF) | (next)) + H_OUT_ONE + H_TAG_ONE)
-/* The widening hint is refreshed when the low 24 tag bits are zero. */
-#define H_HINT_DUE(h) (((h) & ((uint64_t)0xFFFFFF << H_TAG_SHIFT)) == 0)
+/* The free list's head word and its operations: freelist.h, its only owner.
+ * The end of a slot list (free, unbacked, deferred) is FP_SLOT_NIL. */
+#define FP_SLOT_NIL 0xFFFFu
 
 /* ---------------------------------------------------------------------------
  * Adapters (av.c, vpl.c) create pools through fp_pool_create_ex() with their
@@ -208,6 +202,7 @@ struct fp_pool {
     _Atomic uint64_t exhausted, timeouts, waits, wait_ns_total, wait_ns_max;
     _Atomic uint64_t misuse, alloc_failures, get_buffer_fallbacks;
     int64_t get_buffer_timeout_us;
+    bool sync_ready;                /* lock and cond initialized (creation's error exit) */
     /* Watchdog (track.c): age limit in ns (0 = off), next scan time for the
      * acquire-triggered scan (UINT64_MAX = never), callback under lock. */
     _Atomic uint64_t watchdog_age;
@@ -225,14 +220,64 @@ struct fp_pool {
     uint32_t pending, pending_tail;
     _Atomic uint32_t npending;
 
-    /* Registry links, guarded by the registry lock. */
+    /* Watchdog callbacks running now (guarded by lock): a watchdog change
+     * waits for them, so the app's ud is not used after it returns. */
+    int watchdog_running;
+    /* Sequence at the last fork(), in the child: older frames are the
+     * parent's and stay out of the child's exit leak report. */
+    uint64_t fork_seq;
+
+    /* Registry links and pins, guarded by the registry lock. A walk pins the
+     * pool it is visiting; a pool whose last frame and holder went while
+     * pinned is "doomed" and freed by the last unpin. */
     struct fp_pool *reg_prev, *reg_next;
     uint64_t id;
+    int pins;
+    bool doomed;
 };
 
 static inline void *fp_slot_extra(const fp_pool *pool, const fp_slot *s)
 {
     return pool->extra + (size_t)s->idx * pool->extra_size;
+}
+
+/* ---------------------------------------------------------------------------
+ * Locking (doc/design.md, "Locking", says the same at more length)
+ *
+ *   registry lock (registry.c)  ->  pool->lock  ->  (nothing)
+ *
+ * - The registry lock guards the list of pools, their ids, pins and the
+ *   doomed flag. pool->lock guards the unbacked and deferred lists, waiters,
+ *   the watchdog callback and ud, and the set of backed slots (allocated).
+ * - A thread holding pool->lock never takes the registry lock; only fork()
+ *   preparation takes pool locks with the registry lock held.
+ * - No user callback (log, watchdog, allocator) and no public entry point runs
+ *   with either lock held. Functions that must be called with pool->lock held
+ *   end in _locked. In debug builds fp__lock()/fp__unlock() count the locks a
+ *   thread holds and FP_ASSERT_UNLOCKED() checks that count before every
+ *   callback.
+ * - What blocks: pool->lock is held only for list and counter updates (no IO,
+ *   no allocation, no callback), so every lock wait is short; only acquire
+ *   waits (for a frame) and fp_pool_set_watchdog (for running callbacks).
+ */
+#ifndef NDEBUG
+extern _Thread_local int fp__locks_held FP_HIDDEN;
+# define FP_LOCK_COUNT(d) (fp__locks_held += (d))
+FP_HIDDEN void fp__assert_unlocked(const char *what);
+# define FP_ASSERT_UNLOCKED(what) fp__assert_unlocked(what)
+#else
+# define FP_LOCK_COUNT(d) ((void)0)
+# define FP_ASSERT_UNLOCKED(what) ((void)0)
+#endif
+static inline void fp__lock(pthread_mutex_t *m)
+{
+    pthread_mutex_lock(m);
+    FP_LOCK_COUNT(1);
+}
+static inline void fp__unlock(pthread_mutex_t *m)
+{
+    FP_LOCK_COUNT(-1);
+    pthread_mutex_unlock(m);
 }
 
 /* pool.c */
@@ -241,12 +286,17 @@ static inline void *fp_slot_extra(const fp_pool *pool, const fp_slot *s)
 FP_HIDDEN int fp_slot_unref(fp_slot *s, const fp_site *site);
 /* fp_pool_acquire_site() for adapters. */
 FP_HIDDEN int fp_pool_acquire_internal(fp_pool *pool, int64_t timeout_us, fp_frame **out, const fp_site *site);
-/* Returns deferred slots whose can_return is now true; the number returned. */
+/* Returns deferred slots whose can_return is now true; the number returned.
+ * May free the pool (its last frame returned after the app let go): the
+ * caller must hold a reference or a registry pin (then the free is deferred
+ * to the unpin). Takes pool->lock; calls no user callback under it. */
 FP_HIDDEN int fp_pool_sweep(fp_pool *pool);
+/* Frees a pool whose last frame and holder are gone (registry.c calls it on
+ * the last unpin of a doomed pool). No lock held. */
+FP_HIDDEN void fp__pool_free(fp_pool *pool);
 /* The last reference of a frame was dropped (core unref, adapters' release
  * paths): returns the slot or defers it. */
 FP_HIDDEN void fp_pool_release_slot(fp_pool *pool, fp_slot *s);
-FP_HIDDEN uint64_t fp_pool_seq_of_tag(fp_pool *pool, uint32_t tag);
 FP_HIDDEN void fp_pool_note_misuse(fp_pool *pool);
 
 /* log.c */
@@ -309,6 +359,9 @@ static inline void fp_track_acquire(fp_slot *s, uint64_t seq, const fp_site *sit
 /* Scans for stale frames when due at `now` (called after acquires). */
 FP_HIDDEN FP_COLD void fp_watchdog_tick(fp_pool *pool, uint64_t now);
 FP_HIDDEN int fp_watchdog_scan(fp_pool *pool);
+/* Turns the watchdog off and waits until no callback of it runs on another
+ * thread (fp_pool_unref: the app's ud dies with its reference). */
+FP_HIDDEN void fp__watchdog_disable(fp_pool *pool);
 /* Release: a reader that loads the pointer with acquire (double-release
  * reports) also sees the fields of a site the table has just filled. */
 static inline void fp_track_release(fp_slot *s, const fp_site *site)
@@ -318,8 +371,20 @@ static inline void fp_track_release(fp_slot *s, const fp_site *site)
 FP_HIDDEN void fp_track_leak_report(fp_pool *pool, int level, const char *why);
 FP_HIDDEN void fp_track_double_release(fp_slot *s, const fp_site *site);
 
+/* trace.c: FRAMEPOOL_TRACE words. */
+#define FP_TRACE_LEAKS (1u << 0)
+FP_HIDDEN unsigned fp__trace_flags(void);
+
+/* registry.c */
+FP_HIDDEN bool fp__registry_in_child(void);
+/* pool.c, for the fork() child: clears W (the parent's waiters are gone). */
+FP_HIDDEN void fp__pool_forget_waiters(fp_pool *pool);
+/* The current acquire sequence (a checkpoint) without argument checks. */
+FP_HIDDEN uint64_t fp__pool_checkpoint_seq(fp_pool *pool);
+
 /* poison.c */
 FP_HIDDEN void fp_poison(fp_pool *pool, fp_slot *s);
-FP_HIDDEN void fp_unpoison(fp_pool *pool, fp_slot *s);
+/* true when the idle memory was written (a write after release); logs nothing. */
+FP_HIDDEN bool fp_unpoison(fp_pool *pool, fp_slot *s);
 
 #endif /* FP_INTERNAL_H */

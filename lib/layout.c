@@ -54,16 +54,16 @@ static bool align_up(size_t v, size_t align, size_t *r)
 }
 
 int fp_layout_compute(enum fp_format fmt, int width, int height, int align, size_t raw_size,
-                      fp_layout *out, const char **field)
+                      fp_layout *out, enum fp_layout_why *why)
 {
     *out = (fp_layout){ 0 };
-    *field = NULL;
+    *why = FP_LAYOUT_OK;
     if ((int)fmt <= FP_FMT_NONE || (int)fmt >= FP_FMT_COUNT) {
-        *field = "format";
+        *why = FP_LAYOUT_BAD_FORMAT;
         return FP_ERR(EINVAL);
     }
     if (align < 1 || align > 4096 || (align & (align - 1))) {
-        *field = "align";
+        *why = FP_LAYOUT_BAD_ALIGN;
         return FP_ERR(EINVAL);
     }
     const format_desc *d = &formats[fmt];
@@ -71,26 +71,26 @@ int fp_layout_compute(enum fp_format fmt, int width, int height, int align, size
 
     if (fmt == FP_FMT_RAW) {
         if (raw_size == 0) {
-            *field = "buffer_size";
+            *why = FP_LAYOUT_RAW_NEEDS_SIZE;
             return FP_ERR(EINVAL);
         }
         if (width != 0 || height != 0) {
-            *field = width ? "width" : "height";
+            *why = width ? FP_LAYOUT_RAW_WIDTH : FP_LAYOUT_RAW_HEIGHT;
             return FP_ERR(EINVAL);
         }
         out->nb_planes = 1;
         total = raw_size;
     } else {
         if (width < 1 || width > FP_MAX_DIMENSION || (d->even_width && (width & 1))) {
-            *field = "width";
+            *why = width >= 1 && width <= FP_MAX_DIMENSION ? FP_LAYOUT_ODD_WIDTH : FP_LAYOUT_BAD_WIDTH;
             return FP_ERR(EINVAL);
         }
         if (height < 1 || height > FP_MAX_DIMENSION) {
-            *field = "height";
+            *why = FP_LAYOUT_BAD_HEIGHT;
             return FP_ERR(EINVAL);
         }
         if (raw_size != 0) {
-            *field = "buffer_size";
+            *why = FP_LAYOUT_IMAGE_SIZE;
             return FP_ERR(EINVAL);
         }
         out->nb_planes = d->nb_planes;
@@ -101,13 +101,13 @@ int fp_layout_compute(enum fp_format fmt, int width, int height, int align, size
             size_t row_bytes, line, plane;
             if (!mul_ok(cols, p->bytes, &row_bytes) || !align_up(row_bytes, (size_t)align, &line) ||
                 line > INT32_MAX || !mul_ok(line, rows, &plane)) {
-                *field = "width";
+                *why = FP_LAYOUT_OVERFLOW_WIDTH;
                 return FP_ERR(EOVERFLOW);
             }
             out->linesize[i] = (int)line;
             out->offset[i] = total;
             if (!add_ok(total, plane, &total)) {
-                *field = "height";
+                *why = FP_LAYOUT_OVERFLOW_HEIGHT;
                 return FP_ERR(EOVERFLOW);
             }
         }
@@ -115,7 +115,7 @@ int fp_layout_compute(enum fp_format fmt, int width, int height, int align, size
     out->size = total;
     size_t padded;
     if (!add_ok(total, FP_TAIL_PADDING, &padded) || !align_up(padded, (size_t)align, &padded)) {
-        *field = fmt == FP_FMT_RAW ? "buffer_size" : "height";
+        *why = fmt == FP_FMT_RAW ? FP_LAYOUT_OVERFLOW_SIZE : FP_LAYOUT_OVERFLOW_HEIGHT;
         return FP_ERR(EOVERFLOW);
     }
     out->alloc_size = padded;

@@ -38,6 +38,7 @@ static void emit(fp_log_cb cb, void *opaque, int level, const char *name, const 
     if (n < 0)
         n = 0;
     vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
+    FP_ASSERT_UNLOCKED("the log callback");
     if (cb)
         cb(opaque, level, msg);
     else

@@ -41,7 +41,10 @@ void fp_poison(fp_pool *pool, fp_slot *s)
 #endif
 }
 
-void fp_unpoison(fp_pool *pool, fp_slot *s)
+/* Makes the memory usable again; true when the pattern shows a write after
+ * release. Reports nothing itself: callers may hold pool->lock and report once
+ * they have let go of it (a STRICT pool's report takes the lock). */
+bool fp_unpoison(fp_pool *pool, fp_slot *s)
 {
     uint8_t *p = s->mem + pool->layout.offset[0];
     size_t n = pool->layout.alloc_size - pool->layout.offset[0];
@@ -53,14 +56,8 @@ void fp_unpoison(fp_pool *pool, fp_slot *s)
 #endif
     /* Without a sanitizer, a changed pattern is the evidence of a write after
      * release. Checking costs a pass over the frame; POISON is a debug mode. */
-    bool bad = false;
-    for (size_t i = 0; i < n && !bad; i++)
-        bad = p[i] != POISON_BYTE;
-    if (bad) {
-        const fp_site *rel = atomic_load_explicit(&s->rel_site, ACQ);
-        const char *f = fp_site_file(rel);
-        fp_log(pool, FP_LOG_ERROR, "frame memory was written after release (last released at %s:%d)",
-               f ? f : "?", fp_site_line(rel));
-        fp_pool_note_misuse(pool);
-    }
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != POISON_BYTE)
+            return true;
+    return false;
 }

@@ -10,7 +10,8 @@
  * for min_frames) and detached by fp_pool_trim().
  *
  * Free slots form a LIFO stack linked through slot->next. The whole lock-free
- * state lives in one 64-bit head word (layout in internal.h): the top index,
+ * state lives in one 64-bit head word (layout and every operation on it in
+ * freelist.h): the top index,
  * the number of slots out of the stack ("out"), two flags and an ABA tag.
  *  - pop:  CAS {top, out, tag} -> {top->next, out + 1, tag + 1}
  *  - push: CAS {top, out}      -> {slot, out - 1}
@@ -18,7 +19,7 @@
  * or claims slots), so a stale {top, next} pair read before a pop/push/pop
  * sequence fails its CAS. The tag has 30 bits; a thread would have to stall for
  * exactly a multiple of 2^30 pops for the tag to repeat. The tag also serves as
- * the acquire sequence number (widened to 64 bits by fp_pool_seq_of_tag()).
+ * the acquire sequence number (widened to 64 bits by fl_seq_of_tag()).
  *
  * Uncontended acquire + release is therefore two CASes on the head and one on
  * the slot's reference count, plus stores to the slot's own cache line.
@@ -44,118 +45,59 @@
 #include <string.h>
 #include <time.h>
 
+#include "freelist.h"
 #include "internal.h"
 #include "registry.h"
 
 static void pool_destroy(fp_pool *pool);
-static int sweep_locked(fp_pool *pool, int limit);
 
 /* ------------------------------------------------------------------------- */
-/* Free list                                                                 */
+/* Free list glue: what the callers of freelist.h do with its answers        */
 
-static void note_tag(fp_pool *pool, uint32_t tag)
+void fp__fl_note_tag(fp_pool *pool, uint32_t tag)
 {
-    (void)fp_pool_seq_of_tag(pool, tag);
+    uint64_t seq = fl_seq_of_tag(pool, tag);
+    uint64_t cur = atomic_load_explicit(&pool->seq_hint, RLX);
+    while (seq > cur && !atomic_compare_exchange_weak_explicit(&pool->seq_hint, &cur, seq, RLX, RLX))
+        ;
 }
 
-/* Widens a 30-bit tag to the 64-bit sequence: the hint is within 2^29 of any
- * tag in use (it is refreshed every 2^24 pops), so the signed 30-bit
- * difference from it is exact. hand_out() calls this directly: the pop or
- * claim that produced the tag has already refreshed a due hint (note_tag). */
-static inline uint64_t seq_of_tag(const fp_pool *pool, uint32_t tag)
+void fp__pool_forget_waiters(fp_pool *pool)
 {
-    uint64_t hint = atomic_load_explicit(&pool->seq_hint, RLX);
-    int32_t d = (int32_t)((tag - (uint32_t)hint) << (32 - H_TAG_BITS)) >> (32 - H_TAG_BITS);
-    return hint + (uint64_t)(int64_t)d;
+    fl_clear_waiting(pool);
 }
 
-uint64_t fp_pool_seq_of_tag(fp_pool *pool, uint32_t tag)
+uint64_t fp__pool_checkpoint_seq(fp_pool *pool)
 {
-    uint64_t seq = seq_of_tag(pool, tag);
-    if (FP_UNLIKELY((tag & 0xFFFFFFu) == 0)) {
-        uint64_t cur = atomic_load_explicit(&pool->seq_hint, RLX);
-        while (seq > cur &&
-               !atomic_compare_exchange_weak_explicit(&pool->seq_hint, &cur, seq, RLX, RLX))
-            ;
-    }
-    return seq;
+    return fl_checkpoint(pool);
 }
 
-/* Pops the top free slot; returns it (NULL when empty) and the new head. */
-static inline fp_slot *freelist_pop(fp_pool *pool, uint64_t *nh_out)
+static void put_out(fp_pool *pool)
 {
-    uint64_t h = atomic_load_explicit(&pool->head, ACQ), nh;
-    fp_slot *s;
-    do {
-        uint32_t idx = H_IDX(h);
-        if (FP_UNLIKELY(idx == FP_NIL))
-            return NULL;
-        s = fp_slot_at(pool->slots, idx);
-        nh = H_POP(h, atomic_load_explicit(&s->next, RLX));
-    } while (!atomic_compare_exchange_weak_explicit(&pool->head, &h, nh, ACQ, ACQ));
-    if (FP_UNLIKELY(H_HINT_DUE(nh)))
-        note_tag(pool, H_TAG(nh));
-    *nh_out = nh;
-    return s;
-}
-
-/* Marks one more slot as out without popping (a freshly backed slot). */
-static uint64_t freelist_claim(fp_pool *pool)
-{
-    uint64_t h = atomic_load_explicit(&pool->head, RLX), nh;
-    do {
-        nh = h + H_OUT_ONE + H_TAG_ONE;
-    } while (!atomic_compare_exchange_weak_explicit(&pool->head, &h, nh, ACQREL, RLX));
-    if (H_HINT_DUE(nh))
-        note_tag(pool, H_TAG(nh));
-    return nh;
-}
-
-/* Decrements out; frees the pool when that was the last thing keeping it. */
-static void freelist_put_out(fp_pool *pool)
-{
-    uint64_t old = atomic_fetch_sub_explicit(&pool->head, H_OUT_ONE, ACQREL);
-    if (H_OUT(old) == 1 && (old & H_O))
+    if (fl_put_out(pool))
         pool_destroy(pool);
 }
 
-/* After a push that saw W or O in the head it replaced. */
-FP_COLD static void push_slow(fp_pool *pool, uint64_t h, uint64_t nh)
+/* After a push that saw W (wake a waiter, then give back the count the push
+ * kept) or produced {out == 0, O} (we returned the last frame of a dropped
+ * pool). */
+FP_COLD static void push_slow(fp_pool *pool, int r)
 {
-    if (h & H_W) {
-        /* The push kept its out count, so the pool outlives the wake-up. */
-        pthread_mutex_lock(&pool->lock);
+    if (r == FL_WAKE) {
+        fp__lock(&pool->lock);
         pthread_cond_signal(&pool->cond);
-        pthread_mutex_unlock(&pool->lock);
-        freelist_put_out(pool);
-    } else if (H_OUT(nh) == 0) {
-        pool_destroy(pool); /* O was set: we returned the pool's last frame */
+        fp__unlock(&pool->lock);
+        put_out(pool);
+    } else {
+        pool_destroy(pool);
     }
 }
 
-/* Pushes a released slot: out drops by one unless a waiter must be woken. */
-static inline void freelist_push(fp_pool *pool, fp_slot *s)
+static inline void push_released(fp_pool *pool, fp_slot *s)
 {
-    uint64_t h = atomic_load_explicit(&pool->head, RLX), nh;
-    do {
-        atomic_store_explicit(&s->next, H_IDX(h), RLX);
-        nh = ((h & ~(uint64_t)0xFFFF) | s->idx) - H_OUT_ONE;
-        if (FP_UNLIKELY(h & H_W))
-            nh += H_OUT_ONE;
-    } while (!atomic_compare_exchange_weak_explicit(&pool->head, &h, nh, ACQREL, RLX));
-    if (FP_UNLIKELY(h & (H_W | H_O)))
-        push_slow(pool, h, nh);
-}
-
-/* Pushes a slot that was not out (creation, trim); the caller holds the lock
- * or owns the pool alone, and wakes waiters itself. */
-static void freelist_push_idle(fp_pool *pool, fp_slot *s)
-{
-    uint64_t h = atomic_load_explicit(&pool->head, RLX), nh;
-    do {
-        atomic_store_explicit(&s->next, H_IDX(h), RLX);
-        nh = (h & ~(uint64_t)0xFFFF) | s->idx;
-    } while (!atomic_compare_exchange_weak_explicit(&pool->head, &h, nh, ACQREL, RLX));
+    int r = fl_push(pool, s);
+    if (FP_UNLIKELY(r != FL_DONE))
+        push_slow(pool, r);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -170,9 +112,12 @@ static void slot_set_planes(fp_pool *pool, fp_slot *s, uint8_t *mem)
     }
 }
 
-/* Called with pool->lock held (or before the pool is shared). */
+/* Gives an unbacked slot that the caller owns alone its memory; no lock held
+ * (the allocator is the user's callback). The caller accounts for it in
+ * pool->allocated under the lock. */
 static int slot_back(fp_pool *pool, fp_slot *s)
 {
+    FP_ASSERT_UNLOCKED("the allocator");
     uint8_t *mem = pool->alloc.alloc(pool->alloc.opaque, pool->layout.alloc_size, pool->mem_align);
     if (!mem) {
         atomic_fetch_add_explicit(&pool->alloc_failures, 1, RLX);
@@ -181,19 +126,17 @@ static int slot_back(fp_pool *pool, fp_slot *s)
     slot_set_planes(pool, s, mem);
     if (pool->ops && pool->ops->slot_backed)
         pool->ops->slot_backed(pool, s);
-    atomic_fetch_add_explicit(&pool->allocated, 1, RLX);
     if (pool->flags & FP_POOL_POISON)
         fp_poison(pool, s);
     return 0;
 }
 
-static void slot_unback(fp_pool *pool, fp_slot *s)
+FP_COLD static void report_poison_damage(fp_pool *pool, const fp_site *rel)
 {
-    if (pool->flags & FP_POOL_POISON)
-        fp_unpoison(pool, s);
-    pool->alloc.free(pool->alloc.opaque, s->mem, pool->layout.alloc_size);
-    slot_set_planes(pool, s, NULL);
-    atomic_fetch_sub_explicit(&pool->allocated, 1, RLX);
+    const char *f = fp_site_file(rel);
+    fp_log(pool, FP_LOG_ERROR, "frame memory was written after release (last released at %s:%d)", f ? f : "?",
+           fp_site_line(rel));
+    fp_pool_note_misuse(pool);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -219,10 +162,52 @@ static bool all_zero(const uint8_t *p, size_t n)
 
 #define FP_KNOWN_FLAGS (FP_POOL_NO_TRACK | FP_POOL_ZERO | FP_POOL_POISON | FP_POOL_STRICT)
 
+static void log_layout_error(const fp_pool_config *cfg, enum fp_layout_why why)
+{
+    const char *fmt = fp_format_name(cfg->format);
+    switch (why) {
+    case FP_LAYOUT_BAD_FORMAT:
+        fp_log_cfg(cfg, FP_LOG_ERROR, "invalid config: format %d is not an enum fp_format value", (int)cfg->format);
+        break;
+    case FP_LAYOUT_BAD_ALIGN:
+        fp_log_cfg(cfg, FP_LOG_ERROR, "invalid config: align %d is not a power of two in 1..4096", cfg->align);
+        break;
+    case FP_LAYOUT_RAW_NEEDS_SIZE:
+        fp_log_cfg(cfg, FP_LOG_ERROR, "invalid config: buffer_size %zu must be > 0 for FP_FMT_RAW", cfg->buffer_size);
+        break;
+    case FP_LAYOUT_IMAGE_SIZE:
+        fp_log_cfg(cfg, FP_LOG_ERROR, "invalid config: buffer_size %zu must be 0 for image formats",
+                   cfg->buffer_size);
+        break;
+    case FP_LAYOUT_RAW_WIDTH:
+    case FP_LAYOUT_RAW_HEIGHT:
+        fp_log_cfg(cfg, FP_LOG_ERROR, "invalid config: %s must be 0 for FP_FMT_RAW",
+                   why == FP_LAYOUT_RAW_WIDTH ? "width" : "height");
+        break;
+    case FP_LAYOUT_ODD_WIDTH:
+        fp_log_cfg(cfg, FP_LOG_ERROR, "invalid config: width %d must be even for %s", cfg->width, fmt);
+        break;
+    case FP_LAYOUT_BAD_WIDTH:
+    case FP_LAYOUT_BAD_HEIGHT:
+        fp_log_cfg(cfg, FP_LOG_ERROR, "invalid config: %s %d is outside 1..%d",
+                   why == FP_LAYOUT_BAD_WIDTH ? "width" : "height",
+                   why == FP_LAYOUT_BAD_WIDTH ? cfg->width : cfg->height, FP_MAX_DIMENSION);
+        break;
+    case FP_LAYOUT_OVERFLOW_WIDTH:
+    case FP_LAYOUT_OVERFLOW_HEIGHT:
+    case FP_LAYOUT_OVERFLOW_SIZE:
+        fp_log_cfg(cfg, FP_LOG_ERROR, "invalid config: %s: frame size of %s %dx%d (buffer_size %zu) overflows",
+                   why == FP_LAYOUT_OVERFLOW_WIDTH ? "width" : why == FP_LAYOUT_OVERFLOW_HEIGHT ? "height"
+                                                                                               : "buffer_size",
+                   fmt, cfg->width, cfg->height, cfg->buffer_size);
+        break;
+    case FP_LAYOUT_OK:
+        break;
+    }
+}
+
 static int validate(const fp_pool_config *cfg, fp_layout *layout, bool explicit_layout)
 {
-    const char *field = NULL;
-    int ret = 0;
     if (cfg->max_frames <= 0 || cfg->max_frames > FP_MAX_FRAMES) {
         fp_log_cfg(cfg, FP_LOG_ERROR, "invalid config: max_frames %d is outside 1..%d%s",
                    cfg->max_frames, FP_MAX_FRAMES,
@@ -260,70 +245,62 @@ static int validate(const fp_pool_config *cfg, fp_layout *layout, bool explicit_
     }
     if (explicit_layout) {
         /* The adapter laid the frame out; the geometry bounds still hold. */
-        if (cfg->width < 1 || cfg->width > FP_MAX_DIMENSION || cfg->height < 1 ||
-            cfg->height > FP_MAX_DIMENSION) {
-            fp_log_cfg(cfg, FP_LOG_ERROR, "invalid config: %s %d is outside 1..%d",
-                       cfg->width < 1 || cfg->width > FP_MAX_DIMENSION ? "width" : "height",
-                       cfg->width < 1 || cfg->width > FP_MAX_DIMENSION ? cfg->width : cfg->height,
-                       FP_MAX_DIMENSION);
+        enum fp_layout_why why = FP_LAYOUT_OK;
+        if (cfg->width < 1 || cfg->width > FP_MAX_DIMENSION)
+            why = FP_LAYOUT_BAD_WIDTH;
+        else if (cfg->height < 1 || cfg->height > FP_MAX_DIMENSION)
+            why = FP_LAYOUT_BAD_HEIGHT;
+        if (why != FP_LAYOUT_OK) {
+            log_layout_error(cfg, why);
             return FP_ERR(EINVAL);
         }
         return 0;
     }
-    ret = fp_layout_compute(cfg->format, cfg->width, cfg->height, cfg->align, cfg->buffer_size, layout,
-                            &field);
-    if (ret == FP_ERR(EOVERFLOW)) {
-        fp_log_cfg(cfg, FP_LOG_ERROR, "invalid config: %s: frame size of %s %dx%d (buffer_size %zu) overflows",
-                   field, fp_format_name(cfg->format), cfg->width, cfg->height, cfg->buffer_size);
-    } else if (ret < 0) {
-        if (!strcmp(field, "format"))
-            fp_log_cfg(cfg, FP_LOG_ERROR, "invalid config: format %d is not an enum fp_format value",
-                       (int)cfg->format);
-        else if (!strcmp(field, "align"))
-            fp_log_cfg(cfg, FP_LOG_ERROR, "invalid config: align %d is not a power of two in 1..4096",
-                       cfg->align);
-        else if (!strcmp(field, "buffer_size"))
-            fp_log_cfg(cfg, FP_LOG_ERROR, "invalid config: buffer_size %zu %s", cfg->buffer_size,
-                       cfg->format == FP_FMT_RAW ? "must be > 0 for FP_FMT_RAW"
-                                                 : "must be 0 for image formats");
-        else if (cfg->format == FP_FMT_RAW)
-            fp_log_cfg(cfg, FP_LOG_ERROR, "invalid config: %s must be 0 for FP_FMT_RAW", field);
-        else if (!strcmp(field, "width") && cfg->format == FP_FMT_YUYV422 && cfg->width > 0 &&
-                 cfg->width <= FP_MAX_DIMENSION)
-            fp_log_cfg(cfg, FP_LOG_ERROR, "invalid config: width %d must be even for yuyv422",
-                       cfg->width);
-        else
-            fp_log_cfg(cfg, FP_LOG_ERROR, "invalid config: %s %d is outside 1..%d", field,
-                       !strcmp(field, "width") ? cfg->width : cfg->height, FP_MAX_DIMENSION);
-    }
+    enum fp_layout_why why;
+    int ret = fp_layout_compute(cfg->format, cfg->width, cfg->height, cfg->align, cfg->buffer_size, layout, &why);
+    if (ret < 0)
+        log_layout_error(cfg, why);
     return ret;
 }
 
 /* Frees everything; the pool must have no frame out and no holder (or never
- * have been shared). */
+ * have been shared). No lock held: the allocator and the adapter run here. */
 static void pool_free(fp_pool *pool, bool adapter_too)
 {
-    for (uint32_t i = 0; i < pool->capacity; i++) {
+    FP_ASSERT_UNLOCKED("pool_free");
+    for (uint32_t i = 0; pool->slots && i < pool->capacity; i++) {
         fp_slot *s = fp_slot_at(pool->slots, i);
-        if (s->mem)
-            slot_unback(pool, s);
+        if (s->mem) {
+            if (pool->flags & FP_POOL_POISON)
+                (void)fp_unpoison(pool, s); /* nobody is left to tell */
+            pool->alloc.free(pool->alloc.opaque, s->mem, pool->layout.alloc_size);
+            slot_set_planes(pool, s, NULL);
+        }
         s->frame.fp_private = 0;
     }
     if (adapter_too && pool->ops && pool->ops->destroy)
         pool->ops->destroy(pool);
+    if (pool->sync_ready) {
+        pthread_cond_destroy(&pool->cond);
+        pthread_mutex_destroy(&pool->lock);
+    }
     free(pool->extra);
     free(pool->slots);
-    pthread_cond_destroy(&pool->cond);
-    pthread_mutex_destroy(&pool->lock);
     free(pool);
+}
+
+void fp__pool_free(fp_pool *pool)
+{
+    pool_free(pool, true);
 }
 
 static void pool_destroy(fp_pool *pool)
 {
     /* The RMW that decided this was our last access; see everyone else's. */
     atomic_thread_fence(ACQ);
-    fp_registry_remove(pool);
-    pool_free(pool, true);
+    if (fp_registry_remove(pool))
+        pool_free(pool, true);
+    /* else a registry walk has it pinned: its unpin frees it */
 }
 
 int fp_pool_create(fp_pool **out, const fp_pool_config *cfg)
@@ -332,9 +309,29 @@ int fp_pool_create(fp_pool **out, const fp_pool_config *cfg)
     return fp_pool_create_ex(out, &params);
 }
 
+static int init_sync(fp_pool *pool)
+{
+    pthread_condattr_t ca;
+    if (pthread_condattr_init(&ca))
+        return FP_ERR(ENOMEM);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    int ret = FP_ERR(ENOMEM);
+    if (!pthread_mutex_init(&pool->lock, NULL)) {
+        if (!pthread_cond_init(&pool->cond, &ca))
+            ret = 0;
+        else
+            pthread_mutex_destroy(&pool->lock);
+    }
+    pthread_condattr_destroy(&ca);
+    return ret;
+}
+
 int fp_pool_create_ex(fp_pool **out, const fp_pool_params *params)
 {
     const fp_pool_config *cfg = params->cfg;
+    fp_pool *pool = NULL;
+    const char *what = NULL; /* what ran out of memory */
+    int ret;
     if (out)
         *out = NULL;
     if (!out || !cfg) {
@@ -342,72 +339,24 @@ int fp_pool_create_ex(fp_pool **out, const fp_pool_params *params)
         return FP_ERR(EINVAL);
     }
     fp_layout layout;
-    int ret = validate(cfg, &layout, params->layout != NULL);
+    ret = validate(cfg, &layout, params->layout != NULL);
     if (ret < 0)
         return ret;
     if (params->layout)
         layout = *params->layout;
 
-    fp_pool *pool = NULL;
+    ret = FP_ERR(ENOMEM);
+    what = "the pool";
     if (posix_memalign((void **)&pool, 64, sizeof(*pool)) || !pool) {
-        fp_log_cfg(cfg, FP_LOG_ERROR, "fp_pool_create: out of memory for the pool");
-        return FP_ERR(ENOMEM);
+        pool = NULL;
+        goto error;
     }
     memset(pool, 0, sizeof(*pool));
-    void *slots = NULL;
-    size_t slots_bytes = (size_t)cfg->max_frames * FP_SLOT_SIZE;
-    if (posix_memalign(&slots, 64, slots_bytes) || !slots) {
-        free(pool);
-        fp_log_cfg(cfg, FP_LOG_ERROR, "fp_pool_create: out of memory for %d slots", cfg->max_frames);
-        return FP_ERR(ENOMEM);
-    }
-    memset(slots, 0, slots_bytes);
-    void *extra = NULL;
-    if (params->extra_size) {
-        size_t extra_size = (params->extra_size + 63) & ~(size_t)63;
-        if (posix_memalign(&extra, 64, extra_size * (size_t)cfg->max_frames) || !extra) {
-            free(slots);
-            free(pool);
-            fp_log_cfg(cfg, FP_LOG_ERROR, "fp_pool_create: out of memory for %d slots", cfg->max_frames);
-            return FP_ERR(ENOMEM);
-        }
-        memset(extra, 0, extra_size * (size_t)cfg->max_frames);
-        pool->extra_size = extra_size;
-    }
-    pool->extra = extra;
+    pool->capacity = (uint32_t)cfg->max_frames;
     pool->ops = params->ops;
     pool->adapter = params->adapter;
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    if (pthread_mutex_init(&pool->lock, NULL)) {
-        pthread_condattr_destroy(&ca);
-        free(extra);
-        free(slots);
-        free(pool);
-        return FP_ERR(ENOMEM);
-    }
-    if (pthread_cond_init(&pool->cond, &ca)) {
-        pthread_condattr_destroy(&ca);
-        pthread_mutex_destroy(&pool->lock);
-        free(extra);
-        free(slots);
-        free(pool);
-        return FP_ERR(ENOMEM);
-    }
-    pthread_condattr_destroy(&ca);
-
-    pool->slots = slots;
-    pool->capacity = (uint32_t)cfg->max_frames;
-    pool->flags = cfg->flags;
-    pool->track = !(cfg->flags & FP_POOL_NO_TRACK);
-    pool->slow_rel = (uint8_t)((pool->track ? 0 : FP_SLOW_UNTRACKED) |
-                               ((cfg->flags & FP_POOL_POISON) ? FP_SLOW_FLAGS : 0) |
-                               (params->ops && params->ops->can_return ? FP_SLOW_ADAPTER : 0));
-    atomic_init(&pool->slow_acq, (uint8_t)((pool->track ? 0 : FP_SLOW_UNTRACKED) |
-                                           ((cfg->flags & (FP_POOL_ZERO | FP_POOL_POISON)) ? FP_SLOW_FLAGS : 0)));
     pool->layout = layout;
-    pool->mem_align = cfg->align < 16 ? 16 : (size_t)cfg->align;
+    pool->flags = cfg->flags;
     if (cfg->allocator.alloc) {
         pool->alloc = cfg->allocator;
     } else {
@@ -417,15 +366,45 @@ int fp_pool_create_ex(fp_pool **out, const fp_pool_params *params)
     pool->log = cfg->log;
     pool->log_opaque = cfg->log_opaque;
     pool->log_level = cfg->log_level;
+    snprintf(pool->name, sizeof(pool->name), "%s", cfg->name ? cfg->name : "pool");
+
+    what = "the slots";
+    void *slots = NULL;
+    size_t slots_bytes = (size_t)cfg->max_frames * FP_SLOT_SIZE;
+    if (posix_memalign(&slots, 64, slots_bytes) || !slots)
+        goto error;
+    memset(slots, 0, slots_bytes);
+    pool->slots = slots;
+    if (params->extra_size) {
+        what = "the adapter's per-slot state";
+        size_t extra_size = (params->extra_size + 63) & ~(size_t)63;
+        void *extra = NULL;
+        if (posix_memalign(&extra, 64, extra_size * (size_t)cfg->max_frames) || !extra)
+            goto error;
+        memset(extra, 0, extra_size * (size_t)cfg->max_frames);
+        pool->extra = extra;
+        pool->extra_size = extra_size;
+    }
+    what = "the lock";
+    if (init_sync(pool) < 0)
+        goto error;
+    pool->sync_ready = true;
+
+    pool->track = !(cfg->flags & FP_POOL_NO_TRACK);
+    pool->slow_rel = (uint8_t)((pool->track ? 0 : FP_SLOW_UNTRACKED) |
+                               ((cfg->flags & FP_POOL_POISON) ? FP_SLOW_FLAGS : 0) |
+                               (params->ops && params->ops->can_return ? FP_SLOW_ADAPTER : 0));
+    atomic_init(&pool->slow_acq, (uint8_t)((pool->track ? 0 : FP_SLOW_UNTRACKED) |
+                                           ((cfg->flags & (FP_POOL_ZERO | FP_POOL_POISON)) ? FP_SLOW_FLAGS : 0)));
+    pool->mem_align = cfg->align < 16 ? 16 : (size_t)cfg->align;
     pool->min_frames = cfg->min_frames;
     pool->get_buffer_timeout_us = cfg->get_buffer_timeout_us;
     pool->width = cfg->width;
     pool->height = cfg->height;
     pool->format = cfg->format;
-    snprintf(pool->name, sizeof(pool->name), "%s", cfg->name ? cfg->name : "pool");
     atomic_init(&pool->app_refs, 1);
     atomic_init(&pool->holders, 1);
-    atomic_init(&pool->head, H_MAKE(FP_NIL, 0, 0, 0));
+    fl_init(pool);
     atomic_init(&pool->watchdog_next, UINT64_MAX);
 
     /* Every slot starts unbacked: the unbacked list is 0, 1, 2, ... */
@@ -441,23 +420,22 @@ int fp_pool_create_ex(fp_pool **out, const fp_pool_params *params)
         s->frame.fp_private = fp_frame_key(&s->frame);
         atomic_init(&s->next, i + 1 < pool->capacity ? i + 1 : FP_NIL);
     }
-    pool->unbacked = 0;
     pool->pending = FP_NIL;
     pool->pending_tail = FP_NIL;
 
     /* Preallocate min_frames and push them, last first, so slot 0 is on top. */
     for (int i = 0; i < cfg->min_frames; i++) {
-        fp_slot *s = fp_slot_at(pool->slots, (uint32_t)i);
-        if (slot_back(pool, s) < 0) {
+        if (slot_back(pool, fp_slot_at(pool->slots, (uint32_t)i)) < 0) {
             fp_log(pool, FP_LOG_ERROR, "fp_pool_create: out of memory preallocating frame %d of %d (%zu bytes each)",
                    i + 1, cfg->min_frames, layout.alloc_size);
-            pool_free(pool, false); /* the adapter frees its own state on failure */
-            return FP_ERR(ENOMEM);
+            what = NULL;
+            goto error;
         }
+        atomic_fetch_add_explicit(&pool->allocated, 1, RLX);
     }
     pool->unbacked = (uint32_t)cfg->min_frames < pool->capacity ? (uint32_t)cfg->min_frames : FP_NIL;
     for (int i = cfg->min_frames - 1; i >= 0; i--)
-        freelist_push_idle(pool, fp_slot_at(pool->slots, (uint32_t)i));
+        fl_push_idle(pool, fp_slot_at(pool->slots, (uint32_t)i));
 
     fp_registry_add(pool);
     fp_log(pool, FP_LOG_DEBUG, "created: %s %dx%d, %zu bytes per frame, %d..%d frames",
@@ -465,6 +443,13 @@ int fp_pool_create_ex(fp_pool **out, const fp_pool_params *params)
            cfg->max_frames);
     *out = pool;
     return 0;
+
+error:
+    if (what)
+        fp_log_cfg(cfg, FP_LOG_ERROR, "fp_pool_create: out of memory for %s (%d frames)", what, cfg->max_frames);
+    if (pool)
+        pool_free(pool, false); /* the adapter frees its own state on failure */
+    return ret;
 }
 
 const char *fp_pool_name(const fp_pool *pool)
@@ -484,8 +469,7 @@ static void drop_holder(fp_pool *pool)
 {
     if (atomic_fetch_sub_explicit(&pool->holders, 1, ACQREL) != 1)
         return;
-    uint64_t old = atomic_fetch_or_explicit(&pool->head, H_O, ACQREL);
-    if (H_OUT(old) == 0)
+    if (fl_orphan(pool))
         pool_destroy(pool);
 }
 
@@ -509,11 +493,11 @@ void fp_pool_close(fp_pool *pool)
 {
     if (!pool)
         return;
-    pthread_mutex_lock(&pool->lock);
+    fp__lock(&pool->lock);
     atomic_store_explicit(&pool->closed, true, RLX);
     atomic_fetch_or_explicit(&pool->slow_acq, FP_SLOW_CLOSED, RLX);
     pthread_cond_broadcast(&pool->cond);
-    pthread_mutex_unlock(&pool->lock);
+    fp__unlock(&pool->lock);
 }
 
 void fp_pool_unref(fp_pool **pp)
@@ -532,6 +516,10 @@ void fp_pool_unref(fp_pool **pp)
     if (old != 1)
         return;
     fp_pool_close(pool);
+    /* The app's watchdog callback and ud die with its reference; waits for a
+     * callback running on another thread (never for one on this thread). */
+    fp__watchdog_disable(pool);
+    fp_pool_sweep(pool); /* surfaces a runtime has unlocked are not leaks; our hold keeps the pool */
     fp_track_leak_report(pool, FP_LOG_WARN, "last application reference dropped");
     drop_holder(pool);
 }
@@ -540,6 +528,7 @@ void fp_pool_note_misuse(fp_pool *pool)
 {
     atomic_fetch_add_explicit(&pool->misuse, 1, RLX);
     if (pool->flags & FP_POOL_STRICT) {
+        FP_ASSERT_UNLOCKED("FP_POOL_STRICT's report");
         fp_log(pool, FP_LOG_ERROR, "FP_POOL_STRICT: aborting on misuse");
         fp_pool_report(pool, stderr);
         abort();
@@ -554,7 +543,7 @@ void fp_pool_note_misuse(fp_pool *pool)
  * every slot backed, i.e. once out reached capacity, so clamping is exact. */
 FP_COLD static void update_peak(fp_pool *pool, uint64_t nh)
 {
-    uint32_t out = H_OUT(nh);
+    uint32_t out = fl_out_of(nh);
     uint32_t peak = atomic_load_explicit(&pool->peak_out, RLX);
     if (out > pool->capacity)
         out = pool->capacity;
@@ -562,104 +551,165 @@ FP_COLD static void update_peak(fp_pool *pool, uint64_t nh)
         ;
 }
 
-/* How often waiters look at deferred slots (DESIGN.md: at most 1 ms). */
+/* How often waiters look at deferred slots (at most 1 ms). */
 #define FP_PENDING_POLL_NS 500000u
 
+/* Saturates instead of wrapping: 2^61 us is "forever" (~73,000 years). */
 static uint64_t deadline_after(int64_t timeout_us)
 {
     if (timeout_us == FP_WAIT_FOREVER)
         return UINT64_MAX;
     uint64_t now = fp_clock_precise();
-    uint64_t d = (uint64_t)timeout_us * 1000u;
-    return (d > UINT64_MAX - now) ? UINT64_MAX : now + d;
+    uint64_t d;
+    if (__builtin_mul_overflow((uint64_t)timeout_us, (uint64_t)1000, &d) || d > UINT64_MAX - now)
+        return UINT64_MAX;
+    return now + d;
 }
 
-static void wait_until(fp_pool *pool, uint64_t deadline)
+static void wait_until_locked(fp_pool *pool, uint64_t deadline)
 {
+    FP_LOCK_COUNT(-1); /* the wait releases the lock */
     if (deadline == UINT64_MAX) {
         pthread_cond_wait(&pool->cond, &pool->lock);
-        return;
+    } else {
+        struct timespec ts = { .tv_sec = (time_t)(deadline / 1000000000u),
+                               .tv_nsec = (long)(deadline % 1000000000u) };
+        pthread_cond_timedwait(&pool->cond, &pool->lock, &ts);
     }
-    struct timespec ts = { .tv_sec = (time_t)(deadline / 1000000000u),
-                           .tv_nsec = (long)(deadline % 1000000000u) };
-    pthread_cond_timedwait(&pool->cond, &pool->lock, &ts);
+    FP_LOCK_COUNT(1);
 }
 
-/* The pool was empty (or closed) when we looked: grow, wait or fail, under
- * the lock. On success returns the slot and the head after taking it. */
-FP_COLD static int acquire_slow(fp_pool *pool, int64_t timeout_us, fp_slot **got, uint64_t *nh)
-{
-    int ret;
-    bool waiting = false;
-    uint64_t start = 0, deadline = 0;
+static int sweep_locked(fp_pool *pool, int limit);
 
-    pthread_mutex_lock(&pool->lock);
+/* A waiting acquirer's registration, undone on every exit: return, error and
+ * pthread_cancel (the cleanup handler runs with the lock held). */
+typedef struct wait_reg {
+    fp_pool *pool;
+    bool waiting;
+    uint64_t start;
+} wait_reg;
+
+static void wait_reg_end_locked(wait_reg *w)
+{
+    fp_pool *pool = w->pool;
+    if (!w->waiting)
+        return;
+    if (--pool->waiters == 0)
+        fl_clear_waiting(pool);
+    uint64_t waited = fp_clock_precise() - w->start;
+    atomic_fetch_add_explicit(&pool->wait_ns_total, waited, RLX);
+    uint64_t max = atomic_load_explicit(&pool->wait_ns_max, RLX);
+    while (waited > max && !atomic_compare_exchange_weak_explicit(&pool->wait_ns_max, &max, waited, RLX, RLX))
+        ;
+}
+
+/* pthread_cancel inside the condition wait: the thread leaves with the lock
+ * re-acquired; undo the registration, unlock, and drop the waiter's hold. */
+static void wait_cancelled(void *arg)
+{
+    wait_reg *w = arg;
+    FP_LOCK_COUNT(1); /* the cancelled wait re-took the lock */
+    wait_reg_end_locked(w);
+    fp__unlock(&w->pool->lock);
+    if (w->waiting)
+        drop_holder(w->pool);
+}
+
+/* What the slow path did besides its result, handled after unlocking. */
+typedef struct slow_out {
+    int swept;         /* deferred slots returned, each keeping its out count */
+    bool alloc_failed; /* log the allocation failure */
+} slow_out;
+
+/* The loop of acquire_slow(), with pool->lock held (released around the
+ * allocator and while waiting). */
+static int acquire_loop_locked(fp_pool *pool, int64_t timeout_us, fp_slot **got, uint64_t *nh, wait_reg *w,
+                               slow_out *so)
+{
+    uint64_t deadline = 0;
     for (;;) {
-        if (atomic_load_explicit(&pool->closed, RLX)) {
-            ret = FP_ERR(ESHUTDOWN);
-            break;
-        }
+        if (atomic_load_explicit(&pool->closed, RLX))
+            return FP_ERR(ESHUTDOWN);
         if (atomic_load_explicit(&pool->npending, RLX))
-            sweep_locked(pool, 1);
-        if ((*got = freelist_pop(pool, nh))) {
-            ret = 0;
-            break;
-        }
+            so->swept += sweep_locked(pool, 1);
+        if ((*got = fl_pop(pool, nh)))
+            return 0;
         if (pool->unbacked != FP_NIL) {
+            /* Take the slot off the unbacked list, then allocate unlocked. */
             fp_slot *s = fp_slot_at(pool->slots, pool->unbacked);
-            ret = slot_back(pool, s);
-            if (ret < 0) {
-                fp_log(pool, FP_LOG_ERROR, "acquire: out of memory allocating a frame of %zu bytes",
-                       pool->layout.alloc_size);
-                break;
-            }
             pool->unbacked = atomic_load_explicit(&s->next, RLX);
-            *nh = freelist_claim(pool);
+            fp__unlock(&pool->lock);
+            /* The cleanup handler expects the lock held: no cancellation
+             * point while it is not (the allocator is the user's code). */
+            int cs;
+            pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs);
+            int ret = slot_back(pool, s);
+            pthread_setcancelstate(cs, NULL);
+            fp__lock(&pool->lock);
+            if (ret < 0) {
+                atomic_store_explicit(&s->next, pool->unbacked, RLX);
+                pool->unbacked = s->idx;
+                so->alloc_failed = true;
+                return ret;
+            }
+            atomic_fetch_add_explicit(&pool->allocated, 1, RLX);
+            *nh = fl_claim(pool);
             *got = s;
-            break;
+            return 0;
         }
         if (timeout_us == 0) {
             atomic_fetch_add_explicit(&pool->exhausted, 1, RLX);
-            ret = FP_ERR(EAGAIN);
-            break;
+            return FP_ERR(EAGAIN);
         }
-        if (!waiting) {
+        if (!w->waiting) {
             /* Register, then pop once more before sleeping (see the top comment). */
-            waiting = true;
+            w->waiting = true;
             atomic_fetch_add_explicit(&pool->holders, 1, RLX);
             if (pool->waiters++ == 0)
-                atomic_fetch_or_explicit(&pool->head, H_W, ACQREL);
+                fl_set_waiting(pool);
             atomic_fetch_add_explicit(&pool->waits, 1, RLX);
-            start = fp_clock_precise();
+            w->start = fp_clock_precise();
             deadline = deadline_after(timeout_us);
             continue;
         }
         if (fp_clock_precise() >= deadline) {
             atomic_fetch_add_explicit(&pool->timeouts, 1, RLX);
-            ret = FP_ERR(ETIMEDOUT);
-            break;
+            return FP_ERR(ETIMEDOUT);
         }
         if (atomic_load_explicit(&pool->npending, RLX)) {
             /* Runtimes lower Data.Locked without telling anyone: poll. */
             uint64_t poll = fp_clock_precise() + FP_PENDING_POLL_NS;
-            wait_until(pool, poll < deadline ? poll : deadline);
+            wait_until_locked(pool, poll < deadline ? poll : deadline);
         } else {
-            wait_until(pool, deadline);
+            wait_until_locked(pool, deadline);
         }
     }
-    if (waiting) {
-        if (--pool->waiters == 0)
-            atomic_fetch_and_explicit(&pool->head, ~H_W, ACQREL);
-        uint64_t waited = fp_clock_precise() - start;
-        atomic_fetch_add_explicit(&pool->wait_ns_total, waited, RLX);
-        uint64_t max = atomic_load_explicit(&pool->wait_ns_max, RLX);
-        while (waited > max &&
-               !atomic_compare_exchange_weak_explicit(&pool->wait_ns_max, &max, waited, RLX, RLX))
-            ;
-    }
-    pthread_mutex_unlock(&pool->lock);
-    if (waiting)
-        drop_holder(pool); /* with a frame out this never frees the pool */
+}
+
+/* The pool was empty (or closed) when we looked: back a slot, wait or fail.
+ * The lock is never held across the allocator or a log line. On success
+ * returns the slot and the head after taking it. A thread cancelled while
+ * waiting leaves the pool as if it had timed out. */
+FP_COLD static int acquire_slow(fp_pool *pool, int64_t timeout_us, fp_slot **got, uint64_t *nh)
+{
+    int ret;
+    wait_reg w = { pool, false, 0 };
+    slow_out so = { 0, false };
+
+    fp__lock(&pool->lock);
+    pthread_cleanup_push(wait_cancelled, &w);
+    ret = acquire_loop_locked(pool, timeout_us, got, nh, &w, &so);
+    pthread_cleanup_pop(0);
+    wait_reg_end_locked(&w);
+    fp__unlock(&pool->lock);
+    /* We hold the app's reference (or a waiter's hold): none of these can
+     * free the pool. */
+    while (so.swept-- > 0)
+        put_out(pool);
+    if (w.waiting)
+        drop_holder(pool);
+    if (so.alloc_failed)
+        fp_log(pool, FP_LOG_ERROR, "acquire: out of memory allocating a frame of %zu bytes", pool->layout.alloc_size);
     return ret;
 }
 
@@ -681,8 +731,8 @@ FP_COLD static int acquire_bad_args(fp_pool *pool, int64_t timeout_us, fp_frame 
 /* Poisoning, zeroing: flags that make the frame cost more than the hot path. */
 FP_COLD static void acquire_flags(fp_pool *pool, fp_slot *s)
 {
-    if (pool->flags & FP_POOL_POISON)
-        fp_unpoison(pool, s);
+    if ((pool->flags & FP_POOL_POISON) && fp_unpoison(pool, s))
+        report_poison_damage(pool, atomic_load_explicit(&s->rel_site, ACQ));
     if (pool->flags & FP_POOL_ZERO)
         memset(s->mem + pool->layout.offset[0], 0, pool->layout.size - pool->layout.offset[0]);
 }
@@ -696,13 +746,13 @@ static inline __attribute__((always_inline)) int hand_out(fp_pool *pool, fp_slot
                                                           fp_frame **out, const fp_site *site,
                                                           unsigned slow)
 {
-    if (FP_UNLIKELY(H_OUT(nh) > atomic_load_explicit(&pool->peak_out, RLX)))
+    if (FP_UNLIKELY(fl_out_of(nh) > atomic_load_explicit(&pool->peak_out, RLX)))
         update_peak(pool, nh);
     atomic_store_explicit(&s->refs, 1, RLX);
     s->frame.pts = FP_NOPTS;
     s->frame.opaque = NULL;
     *out = &s->frame;
-    uint64_t seq = seq_of_tag(pool, H_TAG(nh));
+    uint64_t seq = fl_seq_of_tag(pool, fl_tag_of(nh));
     uint64_t now = 0;
     if (FP_LIKELY(!(slow & FP_SLOW_UNTRACKED))) {
         fp_track_acquire(s, seq, site);
@@ -730,7 +780,7 @@ FP_COLD static int acquire_general(fp_pool *pool, int64_t timeout_us, fp_frame *
 {
     fp_slot *s = NULL;
     uint64_t nh = 0;
-    if (atomic_load_explicit(&pool->closed, RLX) || !(s = freelist_pop(pool, &nh))) {
+    if (atomic_load_explicit(&pool->closed, RLX) || !(s = fl_pop(pool, &nh))) {
         int ret = acquire_slow(pool, timeout_us, &s, &nh);
         if (ret < 0) {
             *out = NULL;
@@ -753,7 +803,7 @@ int fp_pool_acquire_internal(fp_pool *pool, int64_t timeout_us, fp_frame **out, 
     unsigned slow = atomic_load_explicit(&pool->slow_acq, RLX);
     fp_slot *s;
     uint64_t nh;
-    if (FP_UNLIKELY(slow & ~FP_SLOW_UNTRACKED) || FP_UNLIKELY(!(s = freelist_pop(pool, &nh))))
+    if (FP_UNLIKELY(slow & ~FP_SLOW_UNTRACKED) || FP_UNLIKELY(!(s = fl_pop(pool, &nh))))
         return acquire_general(pool, timeout_us, out, site);
     return hand_out(pool, s, nh, out, site, slow);
 }
@@ -777,40 +827,15 @@ static inline void return_slot(fp_pool *pool, fp_slot *s, bool poison)
     atomic_store_explicit(&s->gen, atomic_load_explicit(&s->gen, RLX) + 1, REL);
     if (FP_UNLIKELY(poison))
         fp_poison(pool, s);
-    freelist_push(pool, s);
-}
-
-/* Pushes a deferred slot that became free, with the lock held; the caller
- * wakes waiters. Refuses (false) when it would return the last slot of a pool
- * nobody holds any more: a sweep may run inside a registry walk, which must
- * not free the pool under its own feet. Such a pool keeps its memory and is
- * reported as leaked, as when a runtime never unlocks. */
-static bool return_deferred_locked(fp_pool *pool, fp_slot *s)
-{
-    /* The slot must look idle (and be poisoned) before it is visible in the
-     * stack. Stats readers hold the lock we hold, so undoing this on refusal
-     * is invisible to them. */
-    uint64_t g = atomic_load_explicit(&s->gen, RLX);
-    atomic_store_explicit(&s->gen, g + 1, REL);
-    if (FP_UNLIKELY(pool->flags & FP_POOL_POISON))
-        fp_poison(pool, s);
-    uint64_t h = atomic_load_explicit(&pool->head, RLX), nh;
-    do {
-        if ((h & H_O) && H_OUT(h) == 1) {
-            if (FP_UNLIKELY(pool->flags & FP_POOL_POISON))
-                fp_unpoison(pool, s);
-            atomic_store_explicit(&s->gen, g, REL);
-            return false;
-        }
-        atomic_store_explicit(&s->next, H_IDX(h), RLX);
-        nh = ((h & ~(uint64_t)0xFFFF) | s->idx) - H_OUT_ONE;
-    } while (!atomic_compare_exchange_weak_explicit(&pool->head, &h, nh, ACQREL, RLX));
-    return true;
+    push_released(pool, s);
 }
 
 /* Returns up to `limit` deferred slots whose runtime let go, oldest first:
  * runtimes unlock roughly in submission order, so an acquirer that needs one
- * slot usually finds it at the head instead of walking the whole list. */
+ * slot usually finds it at the head instead of walking the whole list.
+ * Each returned slot keeps its out count (fl_push_keep_out): the caller
+ * calls put_out() once per returned slot after unlocking, which may free a
+ * pool whose app already let go. */
 static int sweep_locked(fp_pool *pool, int limit)
 {
     int n = 0;
@@ -818,12 +843,16 @@ static int sweep_locked(fp_pool *pool, int limit)
     while (*link != FP_NIL && n < limit) {
         fp_slot *s = fp_slot_at(pool->slots, *link);
         uint32_t next = atomic_load_explicit(&s->next, RLX);
-        if (pool->ops->can_return(pool, s) && return_deferred_locked(pool, s)) {
+        if (pool->ops->can_return(pool, s)) {
+            /* Idle (and poisoned) before it is visible in the stack. */
+            atomic_store_explicit(&s->gen, atomic_load_explicit(&s->gen, RLX) + 1, REL);
+            if (FP_UNLIKELY(pool->flags & FP_POOL_POISON))
+                fp_poison(pool, s);
             *link = next;
+            fl_push_keep_out(pool, s);
             atomic_fetch_sub_explicit(&pool->npending, 1, RLX);
             n++;
         } else {
-            atomic_store_explicit(&s->next, next, RLX); /* a refused return may have changed it */
             last_kept = s->idx;
             link = (uint32_t *)&s->next; /* guarded by the lock while pending */
         }
@@ -841,9 +870,11 @@ int fp_pool_sweep(fp_pool *pool)
 {
     if (!atomic_load_explicit(&pool->npending, RLX))
         return 0;
-    pthread_mutex_lock(&pool->lock);
+    fp__lock(&pool->lock);
     int n = sweep_locked(pool, INT_MAX);
-    pthread_mutex_unlock(&pool->lock);
+    fp__unlock(&pool->lock);
+    for (int i = 0; i < n; i++)
+        put_out(pool); /* the last may free the pool (deferred while pinned) */
     return n;
 }
 
@@ -855,7 +886,7 @@ void fp_pool_release_slot(fp_pool *pool, fp_slot *s)
     }
     /* Held by a runtime: it stays out (and live) until a sweep returns it.
      * Waiters switch to polling, so wake them. */
-    pthread_mutex_lock(&pool->lock);
+    fp__lock(&pool->lock);
     /* Appended: the list is in release order (see sweep_locked). */
     atomic_store_explicit(&s->next, FP_NIL, RLX);
     if (pool->pending == FP_NIL)
@@ -866,7 +897,7 @@ void fp_pool_release_slot(fp_pool *pool, fp_slot *s)
     atomic_fetch_add_explicit(&pool->npending, 1, RLX);
     if (pool->waiters)
         pthread_cond_broadcast(&pool->cond);
-    pthread_mutex_unlock(&pool->lock);
+    fp__unlock(&pool->lock);
 }
 
 FP_COLD static void foreign(const fp_frame *f, const char *what, const char *file, int line, const char *func)
@@ -974,34 +1005,43 @@ int fp_pool_trim(fp_pool *pool)
 {
     if (!pool)
         return FP_ERR(EINVAL);
-    int freed = 0, kept = 0;
-    pthread_mutex_lock(&pool->lock);
-    /* Detach the whole stack (a pop for the ABA tag); acquirers that find it
-     * empty meanwhile queue on the lock we hold. */
-    uint64_t h = atomic_load_explicit(&pool->head, ACQ), nh;
-    do {
-        nh = (h | FP_NIL) + H_TAG_ONE;
-    } while (!atomic_compare_exchange_weak_explicit(&pool->head, &h, nh, ACQ, ACQ));
-    if (H_HINT_DUE(nh))
-        note_tag(pool, H_TAG(nh));
-    uint32_t idx = H_IDX(h);
+    int freed = 0, kept = 0, damaged = 0;
+    const fp_site *damaged_rel = NULL;
+    uint8_t *chain = NULL; /* memory to free, linked through its first word */
+    fp__lock(&pool->lock);
+    /* Detach the whole stack; acquirers that find it empty meanwhile queue on
+     * the lock we hold. Memory leaves its slot here and is freed unlocked. */
+    uint32_t idx = fl_detach_all(pool);
     while (idx != FP_NIL) {
         fp_slot *s = fp_slot_at(pool->slots, idx);
         uint32_t next = atomic_load_explicit(&s->next, RLX);
         if (atomic_load_explicit(&pool->allocated, RLX) > (uint32_t)pool->min_frames) {
-            slot_unback(pool, s);
+            if ((pool->flags & FP_POOL_POISON) && fp_unpoison(pool, s) && !damaged++)
+                damaged_rel = atomic_load_explicit(&s->rel_site, ACQ);
+            uint8_t *mem = s->mem;
+            memcpy(mem, &chain, sizeof(chain));
+            chain = mem;
+            slot_set_planes(pool, s, NULL);
+            atomic_fetch_sub_explicit(&pool->allocated, 1, RLX);
             atomic_store_explicit(&s->next, pool->unbacked, RLX);
             pool->unbacked = idx;
             freed++;
         } else {
-            freelist_push_idle(pool, s);
+            fl_push_idle(pool, s);
             kept++;
         }
         idx = next;
     }
     if (kept && pool->waiters)
         pthread_cond_broadcast(&pool->cond);
-    pthread_mutex_unlock(&pool->lock);
+    fp__unlock(&pool->lock);
+    while (chain) {
+        uint8_t *mem = chain;
+        memcpy(&chain, mem, sizeof(chain));
+        pool->alloc.free(pool->alloc.opaque, mem, pool->layout.alloc_size);
+    }
+    if (damaged)
+        report_poison_damage(pool, damaged_rel);
     if (freed)
         fp_log(pool, FP_LOG_DEBUG, "trim: freed %d idle frames", freed);
     return freed;

@@ -8,6 +8,11 @@
  * live == acquired - released and live <= capacity exactly, and the totals
  * never go backwards, without any shared counter on the hot path. Holding the
  * pool lock keeps the set of backed slots fixed, so live <= allocated.
+ *
+ * A snapshot is a pure read: it runs no sweep, no watchdog and no callback
+ * (fp_pool_maintain() and fp_registry_maintain() are the explicit steps that
+ * do). Deferred oneVPL surfaces whose runtime has unlocked them since the last
+ * sweep are counted as released and idle, as the sweep would make them.
  */
 #include <string.h>
 
@@ -17,13 +22,11 @@ int fp_pool_get_stats(fp_pool *pool, fp_pool_stats *st)
 {
     if (!pool || !st)
         return FP_ERR(EINVAL);
-    fp_watchdog_scan(pool);
-    fp_pool_sweep(pool);
     memset(st, 0, sizeof(*st));
     uint64_t acquired = 0, released = 0, oldest = UINT64_MAX;
     uint32_t live = 0;
 
-    pthread_mutex_lock(&pool->lock);
+    fp__lock(&pool->lock);
     uint32_t allocated = atomic_load_explicit(&pool->allocated, RLX);
     for (uint32_t i = 0; i < pool->capacity; i++) {
         fp_slot *s = fp_slot_at(pool->slots, i);
@@ -39,7 +42,18 @@ int fp_pool_get_stats(fp_pool *pool, fp_pool_stats *st)
             }
         }
     }
-    pthread_mutex_unlock(&pool->lock);
+    /* Deferred surfaces the runtime has unlocked since the last sweep: returned
+     * in all but the move back to the free list, which is a sweep's job. Count
+     * them as released and idle (the pending list is guarded by the lock). */
+    uint32_t pending = 0, returnable = 0;
+    for (uint32_t i = pool->pending; i != FP_SLOT_NIL; i = atomic_load_explicit(&fp_slot_at(pool->slots, i)->next, RLX)) {
+        pending++;
+        if (pool->ops->can_return(pool, fp_slot_at(pool->slots, i)))
+            returnable++;
+    }
+    fp__unlock(&pool->lock);
+    live -= returnable;
+    released += returnable;
 
     st->capacity = pool->capacity;
     st->allocated = allocated;
@@ -67,8 +81,6 @@ int fp_pool_get_stats(fp_pool *pool, fp_pool_stats *st)
         st->oldest_live_ns = now > oldest ? now - oldest : 0;
     }
     st->closed = atomic_load_explicit(&pool->closed, RLX);
-    st->held_by_runtime = atomic_load_explicit(&pool->npending, RLX);
-    if (st->held_by_runtime > st->live)
-        st->held_by_runtime = st->live; /* a sweep raced the slot walk */
+    st->held_by_runtime = pending - returnable;
     return 0;
 }

@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -60,6 +61,14 @@ typedef struct live_rec {
     char tag[FP_TAG_WORDS * 8];
 } live_rec;
 
+/* A deferred surface whose runtime has unlocked it: returned in all but the
+ * sweep's move to the free list, so walks and stats do not call it live. */
+static bool returned_unswept(fp_slot *s, int refcount)
+{
+    const fp_pool_ops *ops = s->pool->ops;
+    return refcount == 0 && ops && ops->can_return && ops->can_return(s->pool, s);
+}
+
 /* Copies the slot's record if it is live and the copy is consistent. */
 static bool snap_slot(fp_slot *s, live_rec *r, uint64_t now)
 {
@@ -92,7 +101,7 @@ static bool snap_slot(fp_slot *s, live_rec *r, uint64_t now)
         r->pub.tag = r->tag;
         r->pub.age_ns = now > r->acq_time ? now - r->acq_time : 0;
         r->gen = g1;
-        return true;
+        return !returned_unswept(s, r->pub.refcount);
     }
     return false; /* the slot is cycling too fast to be called live */
 }
@@ -165,8 +174,7 @@ uint64_t fp_pool_checkpoint(fp_pool *pool)
 {
     if (!pool)
         return 0;
-    uint64_t h = atomic_load_explicit(&pool->head, ACQ);
-    return fp_pool_seq_of_tag(pool, H_TAG(h));
+    return fp__pool_checkpoint_seq(pool);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -294,9 +302,10 @@ void fp_track_leak_report(fp_pool *pool, int level, const char *why)
         fp_log(pool, level, "%s; leak report skipped: out of memory", why);
         return;
     }
-    /* Long-lived frames are meant to stay: leave them out of the groups. */
+    /* Long-lived frames are meant to stay: leave them out of the groups; so
+     * are, in a fork() child, the frames the parent acquired. */
     for (size_t i = 0; i < n; i++)
-        if (!recs[i].pub.long_lived)
+        if (!recs[i].pub.long_lived && recs[i].pub.seq > pool->fork_seq)
             recs[leaked++] = recs[i];
     for (size_t i = 0; i < leaked; i++)
         recs[i].pub.tag = recs[i].tag; /* the compaction moved the records */
@@ -328,6 +337,29 @@ int fp_frame_set_long_lived(fp_frame *frame)
     return 0;
 }
 
+/* A watchdog callback running on this thread (set_watchdog from inside it
+ * must not wait for itself). */
+static _Thread_local const fp_pool *wd_self;
+
+/* Clears or sets the callback, then waits until callbacks taken before the
+ * change have returned (those on this thread excepted). */
+static void watchdog_set(fp_pool *pool, uint64_t age, fp_watchdog_cb cb, void *ud)
+{
+    fp__lock(&pool->lock);
+    pool->watchdog_cb = cb;
+    pool->watchdog_ud = ud;
+    atomic_store_explicit(&pool->watchdog_age, age, RLX);
+    atomic_store_explicit(&pool->watchdog_next, age ? fp_clock_now() + age / 4 : UINT64_MAX, RLX);
+    int self = wd_self == pool;
+    while (pool->watchdog_running > self) {
+        fp__unlock(&pool->lock);
+        struct timespec ts = { 0, 200000 }; /* 0.2 ms: callbacks are short */
+        nanosleep(&ts, NULL);
+        fp__lock(&pool->lock);
+    }
+    fp__unlock(&pool->lock);
+}
+
 int fp_pool_set_watchdog(fp_pool *pool, int64_t max_age_us, fp_watchdog_cb cb, void *ud)
 {
     if (!pool || max_age_us < 0)
@@ -336,14 +368,18 @@ int fp_pool_set_watchdog(fp_pool *pool, int64_t max_age_us, fp_watchdog_cb cb, v
         fp_log(pool, FP_LOG_ERROR, "fp_pool_set_watchdog: the pool was created with FP_POOL_NO_TRACK");
         return FP_ERR(EINVAL);
     }
-    uint64_t age = (uint64_t)max_age_us * 1000u;
-    pthread_mutex_lock(&pool->lock);
-    pool->watchdog_cb = cb;
-    pool->watchdog_ud = ud;
-    atomic_store_explicit(&pool->watchdog_age, age, RLX);
-    atomic_store_explicit(&pool->watchdog_next, age ? fp_clock_now() + age / 4 : UINT64_MAX, RLX);
-    pthread_mutex_unlock(&pool->lock);
+    /* Saturates: an age past 2^64 ns (584 years) is still an age, not 0 (off). */
+    uint64_t age;
+    if (__builtin_mul_overflow((uint64_t)max_age_us, (uint64_t)1000, &age))
+        age = UINT64_MAX;
+    watchdog_set(pool, age, cb, ud);
     return 0;
+}
+
+void fp__watchdog_disable(fp_pool *pool)
+{
+    if (atomic_load_explicit(&pool->watchdog_age, RLX) || pool->watchdog_running)
+        watchdog_set(pool, 0, NULL, NULL);
 }
 
 int fp_watchdog_scan(fp_pool *pool)
@@ -351,14 +387,18 @@ int fp_watchdog_scan(fp_pool *pool)
     uint64_t age = atomic_load_explicit(&pool->watchdog_age, RLX);
     if (!age)
         return 0;
-    pthread_mutex_lock(&pool->lock);
+    fp__lock(&pool->lock);
     fp_watchdog_cb cb = pool->watchdog_cb;
     void *ud = pool->watchdog_ud;
-    pthread_mutex_unlock(&pool->lock);
+    age = atomic_load_explicit(&pool->watchdog_age, RLX);
+    pool->watchdog_running++;
+    fp__unlock(&pool->lock);
 
+    const fp_pool *outer = wd_self;
+    wd_self = pool;
     int reported = 0;
     uint64_t now = fp_clock_now();
-    for (uint32_t i = 0; i < pool->capacity; i++) {
+    for (uint32_t i = 0; age && i < pool->capacity; i++) {
         fp_slot *s = fp_slot_at(pool->slots, i);
         live_rec r;
         if (!snap_slot(s, &r, now) || r.pub.long_lived || r.pub.age_ns < age)
@@ -373,8 +413,12 @@ int fp_watchdog_scan(fp_pool *pool)
             continue;
         }
         reported++;
+        FP_ASSERT_UNLOCKED("the watchdog callback");
         if (cb) {
             cb(&r.pub, ud);
+            /* The callback may have turned the watchdog off or changed it. */
+            if (atomic_load_explicit(&pool->watchdog_age, RLX) != age)
+                break;
         } else {
             char a[32];
             fmt_age(a, sizeof(a), r.pub.age_ns);
@@ -384,6 +428,10 @@ int fp_watchdog_scan(fp_pool *pool)
                    r.tag[0] ? "\"" : "");
         }
     }
+    wd_self = outer;
+    fp__lock(&pool->lock);
+    pool->watchdog_running--;
+    fp__unlock(&pool->lock);
     return reported;
 }
 

@@ -503,11 +503,19 @@ typedef void (*fp_watchdog_cb)(const fp_live_frame *live, void *ud);
  * With `cb` NULL the report is a warning through the pool's log.
  *
  * A frame that became stale at time T is reported by the first of:
- * - fp_pool_watchdog_check(), fp_pool_get_stats() or fp_pool_report() called at or after T;
+ * - fp_pool_watchdog_check(), fp_pool_maintain() or fp_registry_maintain()
+ *   called at or after T;
  * - an acquire on the pool at or after T + max_age_us / 4 (acquires scan at
  *   most once per max_age_us / 4, so the watchdog costs nothing on the fast path).
- * The callback runs on the thread that made that call; it may call into the
- * pool (no lock is held) but must not release the frame it is given.
+ * Reads (stats, reports, exports) never run it.
+ * The callback runs on the thread that made that call with no framepool lock
+ * held: it may call any framepool function (export, create or drop pools,
+ * change or turn off this watchdog) but must not release the frame it is given.
+ *
+ * Blocks: when the watchdog is changed or turned off (also by the app's last
+ * fp_pool_unref()) while a callback runs on another thread, this waits for that
+ * callback to return, so after it returns `ud` is no longer used. A callback
+ * changing its own watchdog does not wait for itself.
  *
  * @param pool       the pool
  * @param max_age_us limit in microseconds; 0 turns the watchdog off
@@ -525,6 +533,26 @@ FP_API int fp_pool_set_watchdog(fp_pool *pool, int64_t max_age_us, fp_watchdog_c
  * @return the number of frames newly reported, or FP_ERR(EINVAL)
  */
 FP_API int fp_pool_watchdog_check(fp_pool *pool);
+
+/**
+ * The pool's housekeeping, as one explicit step: returns deferred oneVPL
+ * surfaces whose runtime has unlocked them (fp_pool_get_stats() and the
+ * exports are pure reads and do not) and runs the watchdog scan.
+ * Call it from the timer that exports your metrics.
+ * @param pool the pool
+ * @return the number of deferred surfaces returned, or FP_ERR(EINVAL)
+ * Blocks only on the pool's lock (briefly) and the watchdog callbacks it runs.
+ */
+FP_API int fp_pool_maintain(fp_pool *pool);
+
+/**
+ * fp_pool_maintain() for every pool of the process, including pools the
+ * application has dropped: a oneVPL pool dropped while a runtime still had a
+ * surface locked is freed here once the runtime unlocks it. No lock is held
+ * while a pool is maintained (callbacks may call anything).
+ * @return the number of deferred surfaces returned in all pools
+ */
+FP_API int fp_registry_maintain(void);
 
 /* ------------------------------------------------------------------------- */
 /** @name Export
