@@ -144,6 +144,21 @@ START_TEST(fill_pattern_strict_aborts)
 }
 END_TEST
 
+START_TEST(fill_pattern_strict_trim_aborts)
+{
+#ifdef TEST_ASAN
+    skip("ASan build: the write itself is caught");
+    return;
+#endif
+    char *argv[] = { (char *)child_path(), "trim-strict", NULL };
+    int status = run(argv, out, sizeof(out));
+    /* SIGALRM would mean the trim deadlocked in the strict report. */
+    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "child status %d: %s", status, out);
+    ck_assert_msg(strstr(out, "written after release"), "no report: %s", out);
+    ck_assert_msg(strstr(out, "framepool: pool \"poison-child\""), "no pool report: %s", out);
+}
+END_TEST
+
 /* In process: idle memory holds the pattern (only readable without ASan and
  * outside valgrind, where idle memory is inaccessible). */
 START_TEST(idle_memory_is_filled)
@@ -332,6 +347,7 @@ Suite *fp_test_suite(void)
     tcase_add_loop_test(tc, fill_pattern_catches_write, 0, 3);
     tcase_add_test(tc, fill_pattern_clean_run);
     tcase_add_test(tc, fill_pattern_strict_aborts);
+    tcase_add_test(tc, fill_pattern_strict_trim_aborts);
     tcase_add_test(tc, idle_memory_is_filled);
     tcase_add_loop_test(tc, no_false_positives, 0, 2);
     suite_add_tcase(s, tc);

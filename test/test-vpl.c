@@ -1043,6 +1043,27 @@ END_TEST
 /* ------------------------------------------------------------------------- */
 /* The reuse rule: refcount 0 AND Data.Locked 0                              */
 
+/* A pool dropped while the runtime still has a surface locked keeps that
+ * memory; once the runtime unlocks it, the explicit maintenance step frees
+ * the pool (it used to stay for the process's life: sweeps ran only inside
+ * registry walks, which refused to free the pool they walked). */
+START_TEST(test_dropped_pool_freed_after_unlock)
+{
+    fp_pool *p = make_pool(MFX_FOURCC_NV12, 64, 64, 4, 0);
+    uint64_t id = fp_pool_id(p);
+    mfxFrameSurface1 *a = acquire_ok(p, 0), *held = a;
+    lock_inc(a);
+    ck_assert_int_eq(fp_vpl_release(&a), 0);
+    fp_pool_unref(&p);
+    ck_assert(test_registry_has(id));
+    ck_assert_int_eq(fp_registry_maintain(), 0); /* still locked: kept */
+    ck_assert(test_registry_has(id));
+    lock_dec(held);
+    ck_assert_int_ge(fp_registry_maintain(), 1); /* returned, and the pool freed */
+    ck_assert(!test_registry_has(id));
+}
+END_TEST
+
 START_TEST(test_locked_defers_release)
 {
     pool = make_pool(MFX_FOURCC_NV12, 64, 64, 4, 0);
@@ -1720,6 +1741,7 @@ Suite *fp_test_suite(void)
     tc = tcase_create("locked");
     tcase_add_checked_fixture(tc, NULL, teardown);
     tcase_add_test(tc, test_locked_defers_release);
+    tcase_add_test(tc, test_dropped_pool_freed_after_unlock);
     tcase_add_test(tc, test_locked_reclaimed_by_acquire);
     tcase_add_test(tc, test_locked_free_list_first);
     tcase_add_test(tc, test_locked_with_runtime_reference);
