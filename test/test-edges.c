@@ -361,9 +361,15 @@ static void *busy_thread(void *arg)
 
 /* In a child forked while another thread of the parent used the library:
  * every lock must be usable (a hang is caught by the alarm). */
+static void child_alarm(unsigned s)
+{
+    signal(SIGALRM, SIG_DFL); /* not Check's handler, which kills the whole group */
+    alarm(s);
+}
+
 static int child_work(fp_pool *inherited)
 {
-    alarm(10);
+    child_alarm(10);
     fp_frame *f;
     if (fp_pool_acquire(inherited, 0, &f) < 0 && fp_pool_trim(inherited) < 0)
         return 2;
@@ -393,6 +399,14 @@ static int tid_of_live(const fp_live_frame *live, void *ud)
 
 START_TEST(fork_while_another_thread_works)
 {
+#if defined(__SANITIZE_ADDRESS__)
+    /* GCC 12's ASan allocator takes no lock around fork(): a child forked
+     * while the busy thread is inside malloc hangs in ASan's own mutex (seen
+     * with gdb: SizeClassAllocator64::GetFromAllocator). The normal build,
+     * valgrind and TSan runs of this suite cover the test. */
+    printf("edges: fork_while_another_thread_works: not run under ASan (its allocator is not fork-safe)\n");
+    return;
+#endif
     fp_pool *pool = make_pool("forked", 4, NULL);
     atomic_store(&busy_stop, 0);
     pthread_t t;
@@ -426,7 +440,7 @@ START_TEST(fork_child_has_its_own_thread_id)
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
-        alarm(10);
+        child_alarm(10);
         uint64_t got = 0, want = (uint64_t)syscall(SYS_gettid);
         fp_frame *g;
         if (fp_pool_acquire(pool, 0, &g) < 0)
@@ -599,6 +613,11 @@ Suite *fp_test_suite(void)
     tcase_add_test(tc, huge_watchdog_age_stays_on);
     suite_add_tcase(s, tc);
 
+    tc = tcase_create("cancel");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, cancel_waiting_acquirer);
+    suite_add_tcase(s, tc);
+
     tc = tcase_create("io");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, slow_export_reader_blocks_nobody);
@@ -609,7 +628,6 @@ Suite *fp_test_suite(void)
     tcase_add_test(tc, fork_while_another_thread_works);
     tcase_add_test(tc, fork_child_has_its_own_thread_id);
     tcase_add_test(tc, fork_child_exit_report_leaves_parent_frames_out);
-    tcase_add_test(tc, cancel_waiting_acquirer);
     tcase_add_test(tc, huge_timeout_does_not_wrap);
     suite_add_tcase(s, tc);
     return s;
