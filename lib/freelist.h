@@ -53,15 +53,6 @@
 /* The widening hint is refreshed when the low 24 tag bits are zero. */
 #define H_HINT_DUE(h) (((h) & ((uint64_t)0xFFFFFF << H_TAG_SHIFT)) == 0)
 
-/* Instrumentation points for the yield-injection build (-Dinject_yields=true):
- * a random sched_yield or short sleep before the protocol's RMWs. */
-#ifdef FP_INJECT_YIELDS
-FP_HIDDEN void fp__inject_point(void);
-# define FP_INJECT() fp__inject_point()
-#else
-# define FP_INJECT() ((void)0)
-#endif
-
 /* ------------------------------------------------------------------------- */
 /* Sequence numbers                                                          */
 

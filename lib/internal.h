@@ -21,6 +21,17 @@
 /* Slow paths kept out of line so the hot paths stay small. */
 #define FP_COLD __attribute__((noinline, cold))
 
+/* Protocol points of the yield-injection build (-Dinject_yields=true, for
+ * stress runs under TSan): a random sched_yield or short sleep there widens
+ * the race windows. Free list CASes, the holder drop, release, sweep,
+ * snapshot and watchdog call it. Compiled out otherwise. */
+#ifdef FP_INJECT_YIELDS
+FP_HIDDEN void fp__inject_point(void);
+# define FP_INJECT() fp__inject_point()
+#else
+# define FP_INJECT() ((void)0)
+#endif
+
 #define RLX memory_order_relaxed
 #define ACQ memory_order_acquire
 #define REL memory_order_release

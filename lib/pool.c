@@ -826,6 +826,7 @@ int fp_pool_acquire_at(fp_pool *pool, int64_t timeout_us, fp_frame **out, const 
 /* Makes the slot idle (poisoned first when `poison`) and pushes it. */
 static inline void return_slot(fp_pool *pool, fp_slot *s, bool poison)
 {
+    FP_INJECT();
     atomic_store_explicit(&s->gen, atomic_load_explicit(&s->gen, RLX) + 1, REL);
     if (FP_UNLIKELY(poison))
         fp_poison(pool, s);
@@ -845,6 +846,7 @@ static int sweep_locked(fp_pool *pool, int limit)
     while (*link != FP_NIL && n < limit) {
         fp_slot *s = fp_slot_at(pool->slots, *link);
         uint32_t next = atomic_load_explicit(&s->next, RLX);
+        FP_INJECT();
         if (pool->ops->can_return(pool, s)) {
             /* Idle (and poisoned) before it is visible in the stack. */
             atomic_store_explicit(&s->gen, atomic_load_explicit(&s->gen, RLX) + 1, REL);
@@ -940,6 +942,7 @@ static inline int slot_unref(fp_slot *s, const fp_site *site)
 {
     int v = atomic_load_explicit(&s->refs, RLX);
     do {
+        FP_INJECT();
         if (FP_UNLIKELY(v <= 0))
             return double_release(s, site);
     } while (!atomic_compare_exchange_weak_explicit(&s->refs, &v, v - 1, ACQREL, RLX));

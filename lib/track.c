@@ -73,6 +73,7 @@ static bool returned_unswept(fp_slot *s, int refcount)
 static bool snap_slot(fp_slot *s, live_rec *r, uint64_t now)
 {
     for (int tries = 0; tries < 4; tries++) {
+        FP_INJECT();
         uint64_t g1 = atomic_load_explicit(&s->gen, ACQ);
         if (!(g1 & 1))
             return false;
@@ -403,6 +404,7 @@ int fp_watchdog_scan(fp_pool *pool)
         live_rec r;
         if (!snap_slot(s, &r, now) || r.pub.long_lived || r.pub.age_ns < age)
             continue;
+        FP_INJECT();
         uint32_t old = atomic_fetch_or_explicit(&s->marks, FP_MARK_WATCHDOG, ACQREL);
         if (old & FP_MARK_WATCHDOG)
             continue; /* reported before (or by a concurrent scan) */
