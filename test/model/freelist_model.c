@@ -32,8 +32,12 @@
  *
  * Not modelled (see doc/reliability.md): weak memory orderings (the model is
  * sequentially consistent; TSan and the stress test cover the orderings),
- * timed waits and spurious wake-ups, more than two threads or slots,
- * deferred (adapter) slots and sweeps, trim, tracking records.
+ * timed waits and spurious wake-ups, more than three slots or two threads,
+ * deferred (adapter) slots and sweeps (their push keeps the out count like a
+ * waking push, which is modelled, and is put back after unlocking; covered
+ * by the vpl suite, the stress test and the yield-injection TSan run),
+ * tracking records. Trim (fl_detach_all and the idle pushes, under the lock)
+ * and the unlocked allocation of a slot taken off the unbacked list are.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -46,7 +50,7 @@
 #define NIL 3
 #define MAXOPS 8
 
-enum op { END = 0, ACQ, REL, DROP, CLOSE, REL_MID /* release the second-oldest held frame */ };
+enum op { END = 0, ACQ, REL, DROP, CLOSE, REL_MID /* release the second-oldest held frame */, TRIM };
 
 enum pc {
     P_NEXT = 0, P_DONE,
@@ -55,11 +59,16 @@ enum pc {
     /* acquire, slow path (under the lock) */
     S_LOCK, S_CLOSED, S_LOAD, S_NEXT, S_CAS, S_UNBACKED, S_CLAIM, S_REG, S_REG2, S_WAIT, S_SLEEP, S_RELOCK,
     S_EXIT, S_UNLOCK, S_DROPH, S_DROPH_O,
+    /* the allocator runs unlocked: the slot is off the unbacked list meanwhile */
+    S_AUNLOCK, S_ARELOCK,
     /* release: freelist_push and push_slow */
     R_LOAD, R_SETNEXT, R_CAS, R_SIG_LOCK, R_SIG, R_SIG_UNLOCK, R_PUTOUT,
     /* fp_pool_unref, fp_pool_close */
     D_REFS, D_LOCK, D_CLOSE, D_UNLOCK, D_LEAK, D_HOLDER, D_O,
     C_LOCK, C_CLOSE, C_UNLOCK,
+    /* fp_pool_trim: fl_detach_all, then each detached slot is unbacked or
+     * pushed back idle (fl_push_idle), under the lock */
+    T_LOCK, T_LOAD, T_CAS, T_WALK, T_PLOAD, T_PSET, T_PCAS, T_BCAST, T_UNLOCK,
 };
 
 typedef struct head {  /* the head word, field by field */
@@ -74,6 +83,7 @@ typedef struct thr {
     head h;                  /* the head value read */
     uint8_t nx;              /* next read */
     uint8_t waiting, kept, got;
+    uint8_t chain;           /* trim: the detached list still to walk */
 } thr;
 
 typedef struct state {
@@ -83,6 +93,7 @@ typedef struct state {
     int8_t mutex;            /* owner or -1 */
     uint8_t condset;         /* threads asleep on the condition variable */
     uint8_t waiters, holders, app_refs, closed, destroyed;
+    uint8_t allocated;       /* backed slots (guarded by the lock) */
     int8_t owner[MAXS];        /* ghost: thread owning each slot, -1 */
     thr t[NT];
 } state;
@@ -178,6 +189,7 @@ static bool step(state *s, int t)
             break;
         case DROP: th->pc = D_REFS; break;
         case CLOSE: th->pc = C_LOCK; break;
+        case TRIM: th->pc = T_LOCK; break;
         }
         return true;
 
@@ -240,12 +252,23 @@ static bool step(state *s, int t)
         if (s->unbacked != NIL) {
             th->cur = s->unbacked;
             s->unbacked = s->next[th->cur];
-            th->pc = S_CLAIM;
+            th->pc = S_AUNLOCK;
         } else {
             th->pc = th->waiting ? S_WAIT : S_REG;
         }
         break;
-    case S_CLAIM: /* freelist_claim: out + 1, tag + 1 */
+    case S_AUNLOCK: /* unlock around the allocator */
+        s->mutex = -1;
+        th->pc = S_ARELOCK;
+        break;
+    case S_ARELOCK:
+        if (s->mutex != -1)
+            return false;
+        s->mutex = (int8_t)t;
+        th->pc = S_CLAIM;
+        break;
+    case S_CLAIM: /* allocated + 1; fl_claim: out + 1, tag + 1 */
+        s->allocated++;
         s->hd.out++;
         s->hd.tag = tag_inc(s->hd.tag);
         take_slot(s, t, th->cur);
@@ -422,6 +445,71 @@ static bool step(state *s, int t)
         s->mutex = -1;
         done(th);
         break;
+
+    /* ---- fp_pool_trim */
+    case T_LOCK:
+        if (s->mutex != -1)
+            return false;
+        s->mutex = (int8_t)t;
+        th->pc = T_LOAD;
+        break;
+    case T_LOAD:
+        th->h = s->hd;
+        th->pc = T_CAS;
+        break;
+    case T_CAS: /* fl_detach_all: idx -> NIL, tag + 1 */
+        if (head_eq(s->hd, th->h)) {
+            th->chain = s->hd.idx;
+            s->hd.idx = NIL;
+            s->hd.tag = tag_inc(s->hd.tag);
+            th->pc = T_WALK;
+        } else {
+            th->h = s->hd;
+        }
+        break;
+    case T_WALK: /* one detached slot (a local list: no shared access but the slot's link) */
+        if (th->chain == NIL) {
+            th->pc = T_BCAST;
+            break;
+        }
+        th->cur = th->chain;
+        th->chain = s->next[th->cur];
+        if (s->allocated > cfg->min_frames) {
+            s->allocated--;
+            s->next[th->cur] = s->unbacked;
+            s->unbacked = th->cur;
+        } else {
+            th->pc = T_PLOAD;
+        }
+        break;
+    case T_PLOAD:
+        th->h = s->hd;
+        th->pc = T_PSET;
+        break;
+    case T_PSET:
+        s->next[th->cur] = th->h.idx;
+        th->pc = T_PCAS;
+        break;
+    case T_PCAS: /* fl_push_idle: out unchanged */
+        if (head_eq(s->hd, th->h)) {
+            s->hd.idx = th->cur;
+            th->cur = NIL;
+            th->pc = T_WALK;
+        } else {
+            th->h = s->hd;
+            th->pc = T_PSET;
+        }
+        break;
+    case T_BCAST:
+        if (s->waiters)
+            s->condset = 0;
+        th->pc = T_UNLOCK;
+        break;
+    case T_UNLOCK:
+        s->mutex = -1;
+        th->chain = 0;
+        done(th);
+        break;
     }
     return true;
 }
@@ -432,14 +520,21 @@ static void check_state(const state *s)
         return;
     /* A slot being pushed is still owned (its ghost owner goes with the
      * CAS); one taken off the unbacked list is owned with the claim. */
-    int owned = 0, claiming = 0, kept = 0, unbacked = 0, free_n = 0;
+    int owned = 0, claiming = 0, kept = 0, unbacked = 0, free_n = 0, trimming = 0;
     const int NS = cfg->nslots;
     bool seen[MAXS] = { false };
     for (int i = 0; i < NS; i++)
         owned += s->owner[i] != -1;
     for (int t = 0; t < NT; t++) {
-        claiming += s->t[t].pc == S_CLAIM;
+        int pc = s->t[t].pc;
+        claiming += pc == S_CLAIM || pc == S_AUNLOCK || pc == S_ARELOCK;
         kept += s->t[t].kept;
+        /* detached by a trim: its local chain and the slot it is pushing back */
+        if (pc == T_WALK || pc == T_PLOAD || pc == T_PSET || pc == T_PCAS) {
+            for (int i = s->t[t].chain, k = 0; i != NIL && k <= NS; i = s->next[i], k++)
+                trimming++;
+            trimming += pc != T_WALK;
+        }
     }
     for (int i = s->unbacked, k = 0; i != NIL && k <= NS; i = s->next[i], k++)
         unbacked++;
@@ -454,9 +549,11 @@ static void check_state(const state *s)
         if (s->owner[i] != -1)
             VIOLATE("slot %d is on the free list while thread %d owns it", i, s->owner[i]);
     }
-    if (free_n + owned + claiming + unbacked != NS)
-        VIOLATE("slots lost or duplicated: %d free + %d owned + %d being claimed + %d unbacked != %d", free_n,
-                owned, claiming, unbacked, NS);
+    if (free_n + owned + claiming + unbacked + trimming != NS)
+        VIOLATE("slots lost or duplicated: %d free + %d owned + %d being claimed + %d unbacked + %d trimmed != %d",
+                free_n, owned, claiming, unbacked, trimming, NS);
+    if (s->allocated + unbacked + claiming != NS)
+        VIOLATE("allocated %d + unbacked %d + being backed %d != %d slots", s->allocated, unbacked, claiming, NS);
     if (s->hd.out != owned + kept)
         VIOLATE("out %d != %d owned + %d kept for a wake-up", s->hd.out, owned, kept);
 }
@@ -537,9 +634,10 @@ static const char *pc_name(int pc)
     static const char *names[] = {
         "next-call", "done", "A_CLOSED", "A_LOAD", "A_NEXT", "A_CAS", "S_LOCK", "S_CLOSED", "S_LOAD",
         "S_NEXT", "S_CAS", "S_UNBACKED", "S_CLAIM", "S_REG", "S_REG2", "S_WAIT", "S_SLEEP", "S_RELOCK",
-        "S_EXIT", "S_UNLOCK", "S_DROPH", "S_DROPH_O", "R_LOAD", "R_SETNEXT", "R_CAS", "R_SIG_LOCK", "R_SIG",
+        "S_EXIT", "S_UNLOCK", "S_DROPH", "S_DROPH_O", "S_AUNLOCK", "S_ARELOCK", "R_LOAD", "R_SETNEXT", "R_CAS", "R_SIG_LOCK", "R_SIG",
         "R_SIG_UNLOCK", "R_PUTOUT", "D_REFS", "D_LOCK", "D_CLOSE", "D_UNLOCK", "D_LEAK", "D_HOLDER", "D_O",
-        "C_LOCK", "C_CLOSE", "C_UNLOCK",
+        "C_LOCK", "C_CLOSE", "C_UNLOCK", "T_LOCK", "T_LOAD", "T_CAS", "T_WALK", "T_PLOAD", "T_PSET", "T_PCAS",
+        "T_BCAST", "T_UNLOCK",
     };
     return pc >= 0 && pc < (int)(sizeof(names) / sizeof(names[0])) ? names[pc] : "?";
 }
@@ -583,6 +681,7 @@ static result explore(const config *c, bool verbose)
     init.holders = 1;
     init.app_refs = (uint8_t)c->app_refs;
     init.unbacked = NIL;
+    init.allocated = (uint8_t)c->min_frames;
     for (int i = 0; i < MAXS; i++) {
         init.owner[i] = i < c->nslots ? -1 : 0; /* slots past nslots do not exist */
         init.next[i] = NIL;
@@ -676,6 +775,10 @@ int main(void)
           .app_refs = 2, .prog = { { ACQ, ACQ, ACQ, REL_MID, REL, REL, DROP }, { ACQ, REL, DROP } } },
         { .name = "three slots, lazy growth, both hold two", .tag_bits = 8, .nslots = 3, .min_frames = 1,
           .app_refs = 2, .prog = { { ACQ, ACQ, REL_MID, ACQ, REL, DROP, REL }, { ACQ, ACQ, REL, REL, DROP } } },
+        { .name = "trim while the other thread cycles", .tag_bits = 8, .nslots = 2, .min_frames = 1,
+          .app_refs = 2, .prog = { { ACQ, ACQ, REL, TRIM, REL, TRIM, DROP }, { ACQ, REL, ACQ, REL, DROP } } },
+        { .name = "trim against a waiter, lazy growth", .tag_bits = 8, .nslots = 2, .min_frames = 0,
+          .app_refs = 2, .prog = { { ACQ, ACQ, TRIM, REL, REL, DROP }, { ACQ, REL, TRIM, DROP } } },
     };
     const config mutants[] = {
         { .name = "no ABA tag (3 slots)", .tag_bits = 0, .nslots = 3, .min_frames = 3, .app_refs = 2,
