@@ -91,6 +91,10 @@ _Static_assert(offsetof(fp_slot, gen) / 64 == 1 && offsetof(fp_slot, acq_time) /
 
 #define FP_MARK_LONG_LIVED (1u << 0)
 #define FP_MARK_WATCHDOG   (1u << 1)
+/* Bits 2..15 of marks: the tag's sequence count (track.c), odd (FP_MARK_TAG_BUSY
+ * set) while fp_frame_set_tag() writes the tag words. */
+#define FP_MARK_TAG_BUSY   (1u << 2)
+#define FP_MARK_TAG_SEQ    ((uint16_t)~(FP_MARK_TAG_BUSY - 1))
 
 static inline fp_slot *fp_slot_at(fp_slot *slots, uint32_t i)
 {
@@ -321,5 +325,24 @@ FP_HIDDEN void fp_track_double_release(fp_slot *s, const fp_site *site);
 /* poison.c */
 FP_HIDDEN void fp_poison(fp_pool *pool, fp_slot *s);
 FP_HIDDEN void fp_unpoison(fp_pool *pool, fp_slot *s);
+
+/* strutil.c: application strings (names, tags, sites) in outputs. */
+#define FP__UTF8_BAD (-1) /* the byte starts no valid character: skip it */
+#define FP__UTF8_CUT (-2) /* the string ends inside a character: drop the rest */
+/* Length (1..4) of the valid UTF-8 character at s, 0 at its NUL, or one of the above. */
+FP_HIDDEN int fp__utf8_char(const char *s);
+/* Length of the longest prefix of s of at most max bytes that does not end
+ * inside a character. */
+FP_HIDDEN size_t fp__utf8_cut(const char *s, size_t max);
+/* Copies src into dst[cap], cut at a character boundary; returns the length. */
+FP_HIDDEN size_t fp__strlcpy_utf8(char *dst, size_t cap, const char *src);
+/* Writes s into dst[cap] for one line of text, at most `limit` bytes: control
+ * characters and bytes that are not UTF-8 become \n, \r, \t or \xHH; a
+ * longer result keeps its start and end around "...". Returns the length. */
+FP_HIDDEN size_t fp__esc_text(char *dst, size_t cap, const char *s, size_t limit);
+
+/* trace.c: FRAMEPOOL_TRACE, parsed once (unknown words warn once). */
+#define FP__TRACE_LEAKS (1u << 0) /* leak report of every pool at exit */
+FP_HIDDEN unsigned fp__trace_flags(void);
 
 #endif /* FP_INTERNAL_H */

@@ -28,8 +28,7 @@ static void at_exit_report(void)
 
 static void reg_init(void)
 {
-    const char *trace = getenv("FRAMEPOOL_TRACE");
-    if (trace && strstr(trace, "leaks"))
+    if (fp__trace_flags() & FP__TRACE_LEAKS)
         atexit(at_exit_report);
 }
 
