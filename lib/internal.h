@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "framepool/framepool.h"
 
@@ -340,6 +341,19 @@ FP_HIDDEN size_t fp__strlcpy_utf8(char *dst, size_t cap, const char *src);
  * characters and bytes that are not UTF-8 become \n, \r, \t or \xHH; a
  * longer result keeps its start and end around "...". Returns the length. */
 FP_HIDDEN size_t fp__esc_text(char *dst, size_t cap, const char *s, size_t limit);
+
+/* export.c: exports and reports are rendered into memory, then written. */
+typedef struct fp__membuf {
+    FILE *f; /* an open_memstream(); write to it */
+    char *buf;
+    size_t len;
+} fp__membuf;
+/* 0 or FP_ERR(ENOMEM). `m` must stay where it is until fp__membuf_finish(). */
+FP_HIDDEN int fp__membuf_open(fp__membuf *m);
+/* Closes the buffer, writes it to `out` (NULL: nowhere) and flushes `out`;
+ * frees the buffer. 0, FP_ERR(ENOMEM) (the buffer could not grow) or
+ * FP_ERR(EIO) (writing or flushing `out` failed). */
+FP_HIDDEN int fp__membuf_finish(fp__membuf *m, FILE *out);
 
 /* trace.c: FRAMEPOOL_TRACE, parsed once (unknown words warn once). */
 #define FP__TRACE_LEAKS (1u << 0) /* leak report of every pool at exit */

@@ -306,45 +306,44 @@ static void fmt_bytes(char *buf, size_t n, uint64_t b)
         snprintf(buf, n, "%" PRIu64 " B", b);
 }
 
+/* One line per site. The file, function and tag are the application's: they
+ * are escaped, so a newline in a tag cannot start a line of its own. */
 static void site_line(char *buf, size_t n, const site_group *g, bool track)
 {
-    char age[32];
+    char age[32], file[168], func[88], tag[4 * FP_TAG_MAX + 1];
     const fp_live_frame *f = &g->first->pub;
     if (!track) {
         snprintf(buf, n, "%4zu  (untracked pool: FP_POOL_NO_TRACK)", g->count);
         return;
     }
     fmt_age(age, sizeof(age), f->age_ns);
-    int len = snprintf(buf, n, "%4zu  oldest %-9s %s:%d in %s() thread %" PRIu64, g->count, age,
-                       or_q(f->file), f->line, or_q(f->func), f->thread);
-    if (len > 0 && (size_t)len < n && f->tag[0])
-        len += snprintf(buf + len, n - (size_t)len, " tag \"%s\"", f->tag);
+    fp__esc_text(file, sizeof(file), or_q(f->file), sizeof(file) - 1);
+    fp__esc_text(func, sizeof(func), or_q(f->func), sizeof(func) - 1);
+    int len = snprintf(buf, n, "%4zu  oldest %-9s %s:%d in %s() thread %" PRIu64, g->count, age, file, f->line,
+                       func, f->thread);
+    if (len > 0 && (size_t)len < n && f->tag[0]) {
+        fp__esc_text(tag, sizeof(tag), f->tag, sizeof(tag) - 1);
+        len += snprintf(buf + len, n - (size_t)len, " tag \"%s\"", tag);
+    }
     if (len > 0 && (size_t)len < n && g->long_lived)
         snprintf(buf + len, n - (size_t)len, " (%zu long-lived)", g->long_lived);
 }
 
-int fp_pool_report(fp_pool *pool, FILE *out)
+/* The report is rendered into memory and written out at the end. */
+static int render_report(fp_pool *pool, FILE *out, const live_rec *recs, size_t n)
 {
-    if (!pool || !out)
-        return FP_ERR(EINVAL);
     fp_pool_stats st;
+    size_t ng = 0;
     fp_pool_get_stats(pool, &st);
-    live_rec *recs;
-    size_t n, ng = 0;
-    int ret = snapshot(pool, 0, &recs, &n);
-    if (ret < 0)
-        return ret;
     site_group *groups = group_sites(recs, n, &ng);
-    if (!groups) {
-        free(recs);
+    if (!groups)
         return FP_ERR(ENOMEM);
-    }
-    char fb[32], rb[32], wm[32];
+    char fb[32], rb[32], wm[32], name[4 * 63 + 1];
     fmt_bytes(fb, sizeof(fb), st.frame_bytes);
     fmt_bytes(rb, sizeof(rb), st.reserved_bytes);
     fmt_age(wm, sizeof(wm), st.wait_ns_max);
-    fprintf(out, "framepool: pool \"%s\" (id %" PRIu64 ")%s\n", pool->name, pool->id,
-            st.closed ? " [closed]" : "");
+    fp__esc_text(name, sizeof(name), pool->name, sizeof(name) - 1);
+    fprintf(out, "framepool: pool \"%s\" (id %" PRIu64 ")%s\n", name, pool->id, st.closed ? " [closed]" : "");
     fprintf(out, "  frames   live %" PRIu32 "  idle %" PRIu32 "  allocated %" PRIu32 "  capacity %" PRIu32
                  "  peak %" PRIu32 "\n",
             st.live, st.idle, st.allocated, st.capacity, st.peak_live);
@@ -361,8 +360,28 @@ int fp_pool_report(fp_pool *pool, FILE *out)
         }
     }
     free(groups);
+    return 0;
+}
+
+int fp_pool_report(fp_pool *pool, FILE *out)
+{
+    if (!pool || !out)
+        return FP_ERR(EINVAL);
+    live_rec *recs;
+    size_t n;
+    int ret = snapshot(pool, 0, &recs, &n);
+    if (ret < 0)
+        return ret;
+    fp__membuf m;
+    ret = fp__membuf_open(&m);
+    if (ret == 0) {
+        ret = render_report(pool, m.f, recs, n);
+        int wr = fp__membuf_finish(&m, ret < 0 ? NULL : out);
+        if (!ret)
+            ret = wr;
+    }
     free(recs);
-    return ferror(out) ? FP_ERR(EIO) : 0;
+    return ret;
 }
 
 void fp_track_leak_report(fp_pool *pool, int level, const char *why)
@@ -389,7 +408,7 @@ void fp_track_leak_report(fp_pool *pool, int level, const char *why)
     char line[512];
     for (size_t i = 0; groups && i < ng; i++) {
         site_line(line, sizeof(line), &groups[i], pool->track);
-        fp_log(pool, level, "  leak: %s", line);
+        fp_log(pool, level, "  leak: %.511s", line); /* escaped already: the precision keeps it whole */
     }
     free(groups);
     free(recs);

@@ -346,11 +346,18 @@ START_TEST(double_and_stale_releases)
     MCASE(fp_frame_ref(stale) == NULL);
     MCASE(fp_frame_refcount(stale) == 0);
     MCASE(fp_frame_is_writable(stale) == 0);
-    fp_frame_set_tag(stale, "late"); /* a released frame's label: harmless, cleared on the next acquire */
-    MCASE(fp_frame_set_long_lived(stale) == 0);
+    /* Labels of a released frame are refused: logged, counted, the record
+     * left as it is (issue 12 item 13). */
+    test_log_reset(&g_log);
+    fp_frame_set_tag(stale, "late");
+    MCASE(test_log_has(&g_log, "fp_frame_set_tag of frame") && test_log_has(&g_log, "not live"));
+    MCASE(stats_of(pool).misuse == 3);
+    MCASE(fp_frame_set_long_lived(stale) == FP_ERR(EINVAL));
+    MCASE(test_log_has(&g_log, "fp_frame_set_long_lived of frame"));
+    MCASE(stats_of(pool).misuse == 4);
     fp_frame_autorelease(&stale); /* a double release through the cleanup helper */
     MCASE(stale == NULL);
-    MCASE(stats_of(pool).misuse == 3);
+    MCASE(stats_of(pool).misuse == 5);
     /* The slot is clean on its next acquire. */
     fp_frame *again[3] = { NULL };
     for (int i = 0; i < 3; i++)
