@@ -295,6 +295,9 @@ FP_HIDDEN void fp_default_free(void *opaque, void *ptr, size_t size);
 /* The site of fp_*_at() callers: (file, line, func) looked up in a process-wide
  * table of sites (never freed, no allocation); NULL when all three are unset. */
 FP_HIDDEN const fp_site *fp_site_intern(const char *file, int line, const char *func);
+/* fp_site_intern() for a caller that has a pool: a table-full warning goes
+ * through that pool's log callback (fp_site_intern() logs it to stderr). */
+FP_HIDDEN const fp_site *fp__site_intern_pool(const fp_pool *pool, const char *file, int line, const char *func);
 static inline const char *fp_site_file(const fp_site *s) { return s ? s->file : NULL; }
 static inline const char *fp_site_func(const fp_site *s) { return s ? s->func : NULL; }
 static inline int fp_site_line(const fp_site *s) { return s ? s->line : 0; }

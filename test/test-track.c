@@ -482,6 +482,32 @@ START_TEST(trace_leaks_at_exit)
 }
 END_TEST
 
+/* Issue 12 item 14: FRAMEPOOL_TRACE is a list of whole words; an unknown
+ * word warns once and turns nothing on. */
+START_TEST(trace_words_parsed)
+{
+    static char out[8192];
+    int status;
+    static const char *const off[] = { "FRAMEPOOL_TRACE=noleaks", "FRAMEPOOL_TRACE=leaks=0",
+                                       "FRAMEPOOL_TRACE=leaks,noleaks", "FRAMEPOOL_TRACE=leaksx" };
+    for (size_t i = 0; i < sizeof(off) / sizeof(off[0]); i++) {
+        run_child(off[i], out, sizeof(out), &status);
+        ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        ck_assert_msg(!strstr(out, "still live"), "%s: %s", off[i], out);
+    }
+    ck_assert_msg(strstr(out, "FRAMEPOOL_TRACE: unknown word \"leaksx\" ignored"), "%s", out);
+
+    run_child("FRAMEPOOL_TRACE=' bogus , leaks=1,other'", out, sizeof(out), &status);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    ck_assert_msg(strstr(out, "with 1 frame still live"), "%s", out);
+    ck_assert_msg(strstr(out, "unknown word \"bogus\""), "%s", out);
+    int warnings = 0;
+    for (const char *c = out; (c = strstr(c, "unknown word")); c++)
+        warnings++;
+    ck_assert_int_eq(warnings, 1); /* once, naming the first */
+}
+END_TEST
+
 /* ------------------------------------------------------------------------- */
 /* Sites: the `_at` functions (file, line, func looked up in the site table)
  * and the `_site` ones (a pointer) record the same thing. */
@@ -741,6 +767,7 @@ Suite *fp_test_suite(void)
     tcase_add_test(tc, leak_report_leaves_out_long_lived_of_the_same_site);
     tcase_add_test(tc, no_leak_report_when_clean);
     tcase_add_test(tc, trace_leaks_at_exit);
+    tcase_add_test(tc, trace_words_parsed);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("watchdog");
