@@ -20,7 +20,7 @@ const char *fp_strerror(int err)
     case FP_ERR(ETIMEDOUT): return "timed out waiting for a free frame";
     case FP_ERR(ESHUTDOWN): return "pool is closed";
     case FP_ERR(ENOMEM): return "out of memory";
-    case FP_ERR(EINVAL): return "invalid argument, or a frame that belongs to no pool";
+    case FP_ERR(EINVAL): return "invalid argument (the log line says which)";
     case FP_ERR(EALREADY): return "frame already released (double release)";
     case FP_ERR(EOVERFLOW): return "frame size overflows";
     case FP_ERR(EIO): return "write error";

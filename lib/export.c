@@ -9,24 +9,69 @@
 #include "internal.h"
 #include "registry.h"
 
+/* A JSON string of an application string: UTF-8 passes through, a byte that
+ * starts no character becomes U+FFFD, a character cut by the end of the
+ * buffer it was copied into is dropped (see strutil.c). */
 static void json_string(FILE *out, const char *s)
 {
+    const char *p = s ? s : "";
     fputc('"', out);
-    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-        switch (*p) {
-        case '"': fputs("\\\"", out); break;
-        case '\\': fputs("\\\\", out); break;
-        case '\n': fputs("\\n", out); break;
-        case '\r': fputs("\\r", out); break;
-        case '\t': fputs("\\t", out); break;
-        default:
-            if (*p < 0x20)
-                fprintf(out, "\\u%04x", *p);
-            else
-                fputc(*p, out);
+    for (int n; (n = fp__utf8_char(p)) != 0 && n != FP__UTF8_CUT; p += n > 0 ? n : 1) {
+        if (n == FP__UTF8_BAD) {
+            fputs("\\ufffd", out);
+            continue;
         }
+        unsigned char c = (unsigned char)*p;
+        if (n > 1)
+            fwrite(p, 1, (size_t)n, out);
+        else if (c == '"')
+            fputs("\\\"", out);
+        else if (c == '\\')
+            fputs("\\\\", out);
+        else if (c == '\n')
+            fputs("\\n", out);
+        else if (c == '\r')
+            fputs("\\r", out);
+        else if (c == '\t')
+            fputs("\\t", out);
+        else if (c < 0x20 || c == 0x7f)
+            fprintf(out, "\\u%04x", c);
+        else
+            fputc(c, out);
     }
     fputc('"', out);
+}
+
+/* Exports are rendered into memory (nothing is written to the caller's
+ * stream during a walk, so a slow reader holds up nobody) and then written
+ * out in one go; errors of buffered writes show after the flush. */
+int fp__membuf_open(fp__membuf *m)
+{
+    m->buf = NULL;
+    m->len = 0;
+    m->f = open_memstream(&m->buf, &m->len);
+    return m->f ? 0 : FP_ERR(ENOMEM);
+}
+
+int fp__membuf_finish(fp__membuf *m, FILE *out)
+{
+    int ret = 0;
+    if (ferror(m->f))
+        ret = FP_ERR(ENOMEM);
+    if (fclose(m->f) != 0) /* the last flush into memory; sets buf and len */
+        ret = FP_ERR(ENOMEM);
+    m->f = NULL;
+    if (!ret && out) {
+        if (m->len && fwrite(m->buf, 1, m->len, out) != m->len)
+            ret = FP_ERR(EIO);
+        /* A buffered stream reports a failed write only once it flushes. */
+        if (fflush(out) != 0 || ferror(out))
+            ret = FP_ERR(EIO);
+    }
+    free(m->buf);
+    m->buf = NULL;
+    m->len = 0;
+    return ret;
 }
 
 static int write_live(const fp_live_frame *f, void *ud)
@@ -87,11 +132,14 @@ int fp_pool_write_json(fp_pool *pool, FILE *out)
 {
     if (!pool || !out)
         return FP_ERR(EINVAL);
-    int ret = pool_json(pool, out);
-    fputc('\n', out);
+    fp__membuf m;
+    int ret = fp__membuf_open(&m);
     if (ret < 0)
         return ret;
-    return ferror(out) ? FP_ERR(EIO) : 0;
+    ret = pool_json(pool, m.f);
+    fputc('\n', m.f);
+    int wr = fp__membuf_finish(&m, ret < 0 ? NULL : out);
+    return ret < 0 ? ret : wr;
 }
 
 typedef struct json_walk {
@@ -114,13 +162,16 @@ int fp_registry_write_json(FILE *out)
 {
     if (!out)
         return FP_ERR(EINVAL);
-    json_walk w = { out, 0, 0 };
-    fputs("{\"pools\": [", out);
+    fp__membuf m;
+    int ret = fp__membuf_open(&m);
+    if (ret < 0)
+        return ret;
+    json_walk w = { m.f, 0, 0 };
+    fputs("{\"pools\": [", m.f);
     fp_registry_walk(registry_json_one, &w);
-    fprintf(out, "%s], \"foreign_releases\": %" PRIu64 "}\n", w.n ? "\n" : "", fp_misuse_count());
-    if (w.err)
-        return w.err;
-    return ferror(out) ? FP_ERR(EIO) : 0;
+    fprintf(m.f, "%s], \"foreign_releases\": %" PRIu64 "}\n", w.n ? "\n" : "", fp_misuse_count());
+    ret = fp__membuf_finish(&m, w.err < 0 ? NULL : out);
+    return w.err < 0 ? w.err : ret;
 }
 
 /* ------------------------------------------------------------------------- */
@@ -158,11 +209,17 @@ static int prom_collect(fp_pool *pool, void *ud)
     return 0;
 }
 
-/* Label values escape backslash, double quote and line feed. */
+/* Label values escape backslash, double quote and line feed, and must be
+ * UTF-8: a byte that starts no character becomes U+FFFD, a character cut by
+ * the end of the name buffer is dropped. */
 static void prom_label(FILE *out, const char *s)
 {
-    for (; *s; s++) {
-        if (*s == '\\')
+    for (int n; (n = fp__utf8_char(s)) != 0 && n != FP__UTF8_CUT; s += n > 0 ? n : 1) {
+        if (n == FP__UTF8_BAD)
+            fputs("\xef\xbf\xbd", out);
+        else if (n > 1)
+            fwrite(s, 1, (size_t)n, out);
+        else if (*s == '\\')
             fputs("\\\\", out);
         else if (*s == '"')
             fputs("\\\"", out);
@@ -221,6 +278,14 @@ int fp_registry_write_prometheus(FILE *out)
         free(w.pools);
         return w.err;
     }
+    fp__membuf mb;
+    int ret = fp__membuf_open(&mb);
+    if (ret < 0) {
+        free(w.pools);
+        return ret;
+    }
+    FILE *real_out = out;
+    out = mb.f;
     for (size_t m = 0; m < sizeof(metrics) / sizeof(metrics[0]); m++) {
         const prom_metric *pm = &metrics[m];
         fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", pm->name, pm->help, pm->name,
@@ -255,5 +320,5 @@ int fp_registry_write_prometheus(FILE *out)
                  "# TYPE framepool_foreign_releases_total counter\n"
                  "framepool_foreign_releases_total %" PRIu64 "\n", fp_misuse_count());
     free(w.pools);
-    return ferror(out) ? FP_ERR(EIO) : 0;
+    return fp__membuf_finish(&mb, real_out);
 }

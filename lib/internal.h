@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "framepool/framepool.h"
 
@@ -119,6 +120,10 @@ _Static_assert(offsetof(fp_slot, gen) / 64 == 1 && offsetof(fp_slot, acq_time) /
 
 #define FP_MARK_LONG_LIVED (1u << 0)
 #define FP_MARK_WATCHDOG   (1u << 1)
+/* Bits 2..15 of marks: the tag's sequence count (track.c), odd (FP_MARK_TAG_BUSY
+ * set) while fp_frame_set_tag() writes the tag words. */
+#define FP_MARK_TAG_BUSY   (1u << 2)
+#define FP_MARK_TAG_SEQ    ((uint16_t)~(FP_MARK_TAG_BUSY - 1))
 
 static inline fp_slot *fp_slot_at(fp_slot *slots, uint32_t i)
 {
@@ -351,6 +356,9 @@ FP_HIDDEN void fp_default_free(void *opaque, void *ptr, size_t size);
 /* The site of fp_*_at() callers: (file, line, func) looked up in a process-wide
  * table of sites (never freed, no allocation); NULL when all three are unset. */
 FP_HIDDEN const fp_site *fp_site_intern(const char *file, int line, const char *func);
+/* fp_site_intern() for a caller that has a pool: a table-full warning goes
+ * through that pool's log callback (fp_site_intern() logs it to stderr). */
+FP_HIDDEN const fp_site *fp__site_intern_pool(const fp_pool *pool, const char *file, int line, const char *func);
 static inline const char *fp_site_file(const fp_site *s) { return s ? s->file : NULL; }
 static inline const char *fp_site_func(const fp_site *s) { return s ? s->func : NULL; }
 static inline int fp_site_line(const fp_site *s) { return s ? s->line : 0; }
@@ -382,10 +390,6 @@ static inline void fp_track_release(fp_slot *s, const fp_site *site)
 FP_HIDDEN void fp_track_leak_report(fp_pool *pool, int level, const char *why);
 FP_HIDDEN void fp_track_double_release(fp_slot *s, const fp_site *site);
 
-/* trace.c: FRAMEPOOL_TRACE words. */
-#define FP_TRACE_LEAKS (1u << 0)
-FP_HIDDEN unsigned fp__trace_flags(void);
-
 /* registry.c */
 FP_HIDDEN bool fp__registry_in_child(void);
 /* pool.c, for the fork() child: clears W (the parent's waiters are gone). */
@@ -397,5 +401,37 @@ FP_HIDDEN uint64_t fp__pool_checkpoint_seq(fp_pool *pool);
 FP_HIDDEN void fp_poison(fp_pool *pool, fp_slot *s);
 /* true when the idle memory was written (a write after release); logs nothing. */
 FP_HIDDEN bool fp_unpoison(fp_pool *pool, fp_slot *s);
+
+/* strutil.c: application strings (names, tags, sites) in outputs. */
+#define FP__UTF8_BAD (-1) /* the byte starts no valid character: skip it */
+#define FP__UTF8_CUT (-2) /* the string ends inside a character: drop the rest */
+/* Length (1..4) of the valid UTF-8 character at s, 0 at its NUL, or one of the above. */
+FP_HIDDEN int fp__utf8_char(const char *s);
+/* Length of the longest prefix of s of at most max bytes that does not end
+ * inside a character. */
+FP_HIDDEN size_t fp__utf8_cut(const char *s, size_t max);
+/* Copies src into dst[cap], cut at a character boundary; returns the length. */
+FP_HIDDEN size_t fp__strlcpy_utf8(char *dst, size_t cap, const char *src);
+/* Writes s into dst[cap] for one line of text, at most `limit` bytes: control
+ * characters and bytes that are not UTF-8 become \n, \r, \t or \xHH; a
+ * longer result keeps its start and end around "...". Returns the length. */
+FP_HIDDEN size_t fp__esc_text(char *dst, size_t cap, const char *s, size_t limit);
+
+/* export.c: exports and reports are rendered into memory, then written. */
+typedef struct fp__membuf {
+    FILE *f; /* an open_memstream(); write to it */
+    char *buf;
+    size_t len;
+} fp__membuf;
+/* 0 or FP_ERR(ENOMEM). `m` must stay where it is until fp__membuf_finish(). */
+FP_HIDDEN int fp__membuf_open(fp__membuf *m);
+/* Closes the buffer, writes it to `out` (NULL: nowhere) and flushes `out`;
+ * frees the buffer. 0, FP_ERR(ENOMEM) (the buffer could not grow) or
+ * FP_ERR(EIO) (writing or flushing `out` failed). */
+FP_HIDDEN int fp__membuf_finish(fp__membuf *m, FILE *out);
+
+/* trace.c: FRAMEPOOL_TRACE, parsed once (unknown words warn once). */
+#define FP__TRACE_LEAKS (1u << 0) /* leak report of every pool at exit */
+FP_HIDDEN unsigned fp__trace_flags(void);
 
 #endif /* FP_INTERNAL_H */

@@ -911,23 +911,57 @@ FP_COLD static void foreign(const fp_frame *f, const char *what, const char *fil
                (const void *)f, file ? file : "?", line, func ? func : "?");
 }
 
-fp_frame *fp_frame_ref(fp_frame *frame)
+/* A reference of a frame with no references left, or past INT_MAX. */
+FP_COLD static fp_frame *ref_refused(fp_slot *s, int v, const fp_site *site)
+{
+    static _Atomic int saturation_logged;
+    if (v > 0) {
+        /* Saturated, as the kernel's refcount_t: the count stays at INT_MAX
+         * and the frame never returns to the pool (a leak, never a frame
+         * handed out twice); the caller's pointer stays valid. */
+        if (!atomic_exchange_explicit(&saturation_logged, 1, RLX))
+            fp_log(s->pool, FP_LOG_ERROR,
+                   "fp_frame_ref at %s:%d in %s(): frame %p has INT_MAX references: the count saturates and the frame "
+                   "is never returned to the pool (logged once)",
+                   fp_site_file(site) ? fp_site_file(site) : "?", fp_site_line(site),
+                   fp_site_func(site) ? fp_site_func(site) : "?", (void *)&s->frame);
+        fp_pool_note_misuse(s->pool);
+        return &s->frame;
+    }
+    fp_log(s->pool, FP_LOG_ERROR, "fp_frame_ref at %s:%d in %s() of a frame that is not live (already released)",
+           fp_site_file(site) ? fp_site_file(site) : "?", fp_site_line(site),
+           fp_site_func(site) ? fp_site_func(site) : "?");
+    fp_pool_note_misuse(s->pool);
+    return NULL;
+}
+
+fp_frame *fp_frame_ref_site(fp_frame *frame, const fp_site *site)
 {
     fp_slot *s = fp_slot_of(frame);
     if (FP_UNLIKELY(!s)) {
         if (frame)
-            foreign(frame, "fp_frame_ref", NULL, 0, NULL);
+            foreign(frame, "fp_frame_ref", fp_site_file(site), fp_site_line(site), fp_site_func(site));
         return NULL;
     }
     int v = atomic_load_explicit(&s->refs, RLX);
     do {
-        if (FP_UNLIKELY(v <= 0)) {
-            fp_log(s->pool, FP_LOG_ERROR, "fp_frame_ref of a frame that is not live (already released)");
-            fp_pool_note_misuse(s->pool);
-            return NULL;
-        }
+        /* One compare for both ends: v <= 0 (not live) or v == INT_MAX. */
+        if (FP_UNLIKELY((unsigned)v - 1u >= (unsigned)INT_MAX - 1u))
+            return ref_refused(s, v, site);
     } while (!atomic_compare_exchange_weak_explicit(&s->refs, &v, v + 1, RLX, RLX));
     return frame;
+}
+
+fp_frame *fp_frame_ref_at(fp_frame *frame, const char *file, int line, const char *func)
+{
+    fp_slot *s = fp_slot_of(frame);
+    return fp_frame_ref_site(frame, fp__site_intern_pool(s ? s->pool : NULL, file, line, func));
+}
+
+/* The ABI's function (and for callers who #undef the macro): no site. */
+fp_frame *(fp_frame_ref)(fp_frame *frame)
+{
+    return fp_frame_ref_site(frame, NULL);
 }
 
 FP_COLD static int double_release(fp_slot *s, const fp_site *site)
@@ -943,8 +977,9 @@ static inline int slot_unref(fp_slot *s, const fp_site *site)
     int v = atomic_load_explicit(&s->refs, RLX);
     do {
         FP_INJECT();
-        if (FP_UNLIKELY(v <= 0))
-            return double_release(s, site);
+        /* v <= 0: a double release; v == INT_MAX: saturated. One compare. */
+        if (FP_UNLIKELY((unsigned)v - 1u >= (unsigned)INT_MAX - 1u))
+            return v > 0 ? 0 : double_release(s, site); /* saturated: pinned for good */
     } while (!atomic_compare_exchange_weak_explicit(&s->refs, &v, v - 1, ACQREL, RLX));
     if (v != 1)
         return 0;

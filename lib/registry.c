@@ -106,7 +106,7 @@ static void fork_child(void)
 
 static void reg_init(void)
 {
-    if (fp__trace_flags() & FP_TRACE_LEAKS)
+    if (fp__trace_flags() & FP__TRACE_LEAKS)
         atexit(at_exit_report);
     pthread_atfork(fork_prepare, fork_parent, fork_child);
 }

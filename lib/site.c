@@ -42,7 +42,7 @@ static uint32_t site_hash(const char *file, int line, const char *func)
     return (uint32_t)(h >> 32);
 }
 
-const fp_site *fp_site_intern(const char *file, int line, const char *func)
+static const fp_site *lookup(const char *file, int line, const char *func)
 {
     if (!file && !func && !line)
         return NULL;
@@ -65,9 +65,27 @@ const fp_site *fp_site_intern(const char *file, int line, const char *func)
         if (e->site.file == file && e->site.line == line && e->site.func == func)
             return &e->site;
     }
-    if (!atomic_exchange_explicit(&overflow_logged, 1, RLX))
-        fp_log_cfg(NULL, FP_LOG_WARN,
-                   "the table of call sites passed to fp_*_at() is full (%d): further ones are recorded as \"%s\"",
-                   SITE_TABLE, overflow_site.file);
     return &overflow_site;
+}
+
+/* The table-full warning is logged once per process, through the pool's log
+ * callback when the caller has a pool (stderr otherwise). */
+const fp_site *fp__site_intern_pool(const fp_pool *pool, const char *file, int line, const char *func)
+{
+    const fp_site *site = lookup(file, line, func);
+    if (FP_UNLIKELY(site == &overflow_site) && !atomic_load_explicit(&overflow_logged, RLX) &&
+        !atomic_exchange_explicit(&overflow_logged, 1, RLX)) {
+        static const char fmt[] =
+            "the table of call sites passed to fp_*_at() is full (%d): further ones are recorded as \"%s\"";
+        if (pool)
+            fp_log(pool, FP_LOG_WARN, fmt, SITE_TABLE, overflow_site.file);
+        else
+            fp_log_cfg(NULL, FP_LOG_WARN, fmt, SITE_TABLE, overflow_site.file);
+    }
+    return site;
+}
+
+const fp_site *fp_site_intern(const char *file, int line, const char *func)
+{
+    return fp__site_intern_pool(NULL, file, line, func);
 }

@@ -9,6 +9,7 @@
  * the record, then gen again, and keeps the copy only when both reads match.
  */
 #include <inttypes.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -35,20 +36,65 @@ void fp_track_double_release(fp_slot *s, const fp_site *site)
            or_q(fp_site_file(rel)), fp_site_line(rel), or_q(fp_site_func(rel)));
 }
 
+/* A frame whose references are all gone: the caller's pointer is stale. */
+FP_COLD static bool not_live(fp_slot *s, const char *what)
+{
+    if (FP_LIKELY(atomic_load_explicit(&s->refs, ACQ) > 0))
+        return false;
+    fp_log(s->pool, FP_LOG_ERROR, "%s of frame %p, which is not live (already released): ignored", what,
+           (void *)&s->frame);
+    fp_pool_note_misuse(s->pool);
+    return true;
+}
+
+/*
+ * The tag has its own sequence lock in marks (FP_MARK_TAG_SEQ): it changes
+ * while the frame is live, outside the gen seqlock, and any holder of a
+ * reference may set it. A setter makes the count odd with a CAS (which also
+ * keeps setters from overlapping), writes the words, and makes it even again;
+ * walkers read the count, the words, the count (snap_slot()).
+ */
+/* Makes the tag count odd; returns the new value. */
+static uint16_t tag_lock(fp_slot *s)
+{
+    uint16_t m = atomic_load_explicit(&s->marks, RLX);
+    for (unsigned spins = 0;; spins++) {
+        if (m & FP_MARK_TAG_BUSY) { /* another setter: a few stores away */
+            if (spins > 16)
+                sched_yield();
+            m = atomic_load_explicit(&s->marks, RLX);
+            continue;
+        }
+        if (atomic_compare_exchange_weak_explicit(&s->marks, &m, (uint16_t)(m + FP_MARK_TAG_BUSY), ACQ, RLX))
+            break;
+    }
+    atomic_thread_fence(REL); /* the busy mark before the words (pairs with snap_slot's fence) */
+    return (uint16_t)(m + FP_MARK_TAG_BUSY);
+}
+
+/* Makes the count even again, unless the word was reset meanwhile (the frame
+ * was released and acquired again under a caller that held no reference):
+ * the new acquisition's marks are not ours to touch. */
+static void tag_unlock(fp_slot *s, uint16_t busy)
+{
+    uint16_t cur = busy;
+    while (!atomic_compare_exchange_weak_explicit(&s->marks, &cur, (uint16_t)(cur + FP_MARK_TAG_BUSY), REL, RLX))
+        if ((cur & FP_MARK_TAG_SEQ) != (busy & FP_MARK_TAG_SEQ))
+            break;
+}
+
 void fp_frame_set_tag(fp_frame *frame, const char *tag)
 {
     fp_slot *s = fp_slot_of(frame);
-    if (!s)
+    if (!s || not_live(s, "fp_frame_set_tag"))
         return;
     uint64_t w[FP_TAG_WORDS] = { 0 };
-    if (tag) {
-        size_t n = strlen(tag);
-        if (n > sizeof(w) - 1)
-            n = sizeof(w) - 1;
-        memcpy(w, tag, n);
-    }
+    if (tag)
+        memcpy(w, tag, fp__utf8_cut(tag, FP_TAG_MAX));
+    uint16_t busy = tag_lock(s);
     for (int i = 0; i < FP_TAG_WORDS; i++)
         atomic_store_explicit(&s->tag[i], w[i], RLX);
+    tag_unlock(s, busy);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -69,14 +115,24 @@ static bool returned_unswept(fp_slot *s, int refcount)
     return refcount == 0 && ops && ops->can_return && ops->can_return(s->pool, s);
 }
 
-/* Copies the slot's record if it is live and the copy is consistent. */
+/* Optimistic reads of a tag that keeps changing before the walker takes the
+ * tag's lock itself, so that a setter in a loop cannot starve it. */
+#define TAG_SPINS 64
+
+/* Copies the slot's record if it is live and the copy is consistent. A frame
+ * live for the whole call is always copied: its gen does not move, and a tag
+ * write only delays the copy. */
 static bool snap_slot(fp_slot *s, live_rec *r, uint64_t now)
 {
-    for (int tries = 0; tries < 4; tries++) {
+    int gen_changes = 0;
+    for (unsigned spins = 0;; spins++) {
         FP_INJECT();
         uint64_t g1 = atomic_load_explicit(&s->gen, ACQ);
         if (!(g1 & 1))
             return false;
+        bool locked = spins >= TAG_SPINS;
+        uint16_t busy = locked ? tag_lock(s) : 0;
+        uint16_t m1 = atomic_load_explicit(&s->marks, ACQ);
         r->pub.frame = &s->frame;
         const fp_site *acq = atomic_load_explicit(&s->acq_site, RLX);
         const fp_site *rel = atomic_load_explicit(&s->rel_site, RLX);
@@ -84,13 +140,24 @@ static bool snap_slot(fp_slot *s, live_rec *r, uint64_t now)
         r->acq_time = atomic_load_explicit(&s->acq_time, RLX);
         r->pub.refcount = atomic_load_explicit(&s->refs, RLX);
         r->pub.seq = atomic_load_explicit(&s->seq, RLX);
-        r->pub.long_lived = !!(atomic_load_explicit(&s->marks, RLX) & FP_MARK_LONG_LIVED);
+        r->pub.long_lived = !!(m1 & FP_MARK_LONG_LIVED);
         uint64_t w[FP_TAG_WORDS];
         for (int i = 0; i < FP_TAG_WORDS; i++)
             w[i] = atomic_load_explicit(&s->tag[i], RLX);
         atomic_thread_fence(ACQ);
-        if (atomic_load_explicit(&s->gen, RLX) != g1)
+        uint16_t m2 = atomic_load_explicit(&s->marks, RLX);
+        if (locked)
+            tag_unlock(s, busy);
+        if (atomic_load_explicit(&s->gen, RLX) != g1) {
+            if (++gen_changes == 4)
+                return false; /* the slot is cycling too fast to be called live */
             continue;
+        }
+        if (!locked && ((m1 & FP_MARK_TAG_BUSY) || ((m1 ^ m2) & FP_MARK_TAG_SEQ))) {
+            if (spins > 16)
+                sched_yield();
+            continue;
+        }
         /* Sites are immutable and never freed: read them after the check. */
         r->pub.file = fp_site_file(acq);
         r->pub.line = fp_site_line(acq);
@@ -104,7 +171,6 @@ static bool snap_slot(fp_slot *s, live_rec *r, uint64_t now)
         r->gen = g1;
         return !returned_unswept(s, r->pub.refcount);
     }
-    return false; /* the slot is cycling too fast to be called live */
 }
 
 static int by_seq(const void *a, const void *b)
@@ -124,24 +190,37 @@ static int snapshot(fp_pool *pool, uint64_t since, live_rec **out, size_t *count
         n += atomic_load_explicit(&fp_slot_at(pool->slots, i)->gen, RLX) & 1;
     if (!n)
         return 0;
-    /* Frames acquired after the count are not ours to report anyway; keep room
-     * for a few that raced in. */
+    /* The count only sizes the first allocation: frames that become live
+     * during the walk may fill it before a slot that was live all along is
+     * reached, so the array grows (doubling, at most to capacity) rather than
+     * cutting the walk short. */
     size_t cap = n + 8 < pool->capacity ? n + 8 : pool->capacity;
     live_rec *recs = malloc(cap * sizeof(*recs));
     if (!recs)
         return FP_ERR(ENOMEM);
     size_t k = 0;
-    for (uint32_t i = 0; i < pool->capacity && k < cap; i++) {
+    for (uint32_t i = 0; i < pool->capacity; i++) {
         fp_slot *s = fp_slot_at(pool->slots, i);
-        if (snap_slot(s, &recs[k], now) && (since == 0 || recs[k].pub.seq > since)) {
-            if (!pool->track) {
-                recs[k].pub.file = recs[k].pub.func = NULL;
-                recs[k].pub.release_file = NULL;
-                recs[k].pub.age_ns = 0;
-                recs[k].pub.thread = 0;
+        live_rec r;
+        if (!snap_slot(s, &r, now) || (since != 0 && r.pub.seq <= since))
+            continue;
+        if (k == cap) {
+            size_t ncap = cap * 2 < pool->capacity ? cap * 2 : pool->capacity;
+            live_rec *grown = realloc(recs, ncap * sizeof(*recs));
+            if (!grown) {
+                free(recs);
+                return FP_ERR(ENOMEM);
             }
-            k++;
+            recs = grown;
+            cap = ncap;
         }
+        if (!pool->track) {
+            r.pub.file = r.pub.func = NULL;
+            r.pub.release_file = NULL;
+            r.pub.age_ns = 0;
+            r.pub.thread = 0;
+        }
+        recs[k++] = r;
     }
     qsort(recs, k, sizeof(*recs), by_seq);
     for (size_t i = 0; i < k; i++)
@@ -236,45 +315,44 @@ static void fmt_bytes(char *buf, size_t n, uint64_t b)
         snprintf(buf, n, "%" PRIu64 " B", b);
 }
 
+/* One line per site. The file, function and tag are the application's: they
+ * are escaped, so a newline in a tag cannot start a line of its own. */
 static void site_line(char *buf, size_t n, const site_group *g, bool track)
 {
-    char age[32];
+    char age[32], file[168], func[88], tag[4 * FP_TAG_MAX + 1];
     const fp_live_frame *f = &g->first->pub;
     if (!track) {
         snprintf(buf, n, "%4zu  (untracked pool: FP_POOL_NO_TRACK)", g->count);
         return;
     }
     fmt_age(age, sizeof(age), f->age_ns);
-    int len = snprintf(buf, n, "%4zu  oldest %-9s %s:%d in %s() thread %" PRIu64, g->count, age,
-                       or_q(f->file), f->line, or_q(f->func), f->thread);
-    if (len > 0 && (size_t)len < n && f->tag[0])
-        len += snprintf(buf + len, n - (size_t)len, " tag \"%s\"", f->tag);
+    fp__esc_text(file, sizeof(file), or_q(f->file), sizeof(file) - 1);
+    fp__esc_text(func, sizeof(func), or_q(f->func), sizeof(func) - 1);
+    int len = snprintf(buf, n, "%4zu  oldest %-9s %s:%d in %s() thread %" PRIu64, g->count, age, file, f->line,
+                       func, f->thread);
+    if (len > 0 && (size_t)len < n && f->tag[0]) {
+        fp__esc_text(tag, sizeof(tag), f->tag, sizeof(tag) - 1);
+        len += snprintf(buf + len, n - (size_t)len, " tag \"%s\"", tag);
+    }
     if (len > 0 && (size_t)len < n && g->long_lived)
         snprintf(buf + len, n - (size_t)len, " (%zu long-lived)", g->long_lived);
 }
 
-int fp_pool_report(fp_pool *pool, FILE *out)
+/* The report is rendered into memory and written out at the end. */
+static int render_report(fp_pool *pool, FILE *out, const live_rec *recs, size_t n)
 {
-    if (!pool || !out)
-        return FP_ERR(EINVAL);
     fp_pool_stats st;
+    size_t ng = 0;
     fp_pool_get_stats(pool, &st);
-    live_rec *recs;
-    size_t n, ng = 0;
-    int ret = snapshot(pool, 0, &recs, &n);
-    if (ret < 0)
-        return ret;
     site_group *groups = group_sites(recs, n, &ng);
-    if (!groups) {
-        free(recs);
+    if (!groups)
         return FP_ERR(ENOMEM);
-    }
-    char fb[32], rb[32], wm[32];
+    char fb[32], rb[32], wm[32], name[4 * 63 + 1];
     fmt_bytes(fb, sizeof(fb), st.frame_bytes);
     fmt_bytes(rb, sizeof(rb), st.reserved_bytes);
     fmt_age(wm, sizeof(wm), st.wait_ns_max);
-    fprintf(out, "framepool: pool \"%s\" (id %" PRIu64 ")%s\n", pool->name, pool->id,
-            st.closed ? " [closed]" : "");
+    fp__esc_text(name, sizeof(name), pool->name, sizeof(name) - 1);
+    fprintf(out, "framepool: pool \"%s\" (id %" PRIu64 ")%s\n", name, pool->id, st.closed ? " [closed]" : "");
     fprintf(out, "  frames   live %" PRIu32 "  idle %" PRIu32 "  allocated %" PRIu32 "  capacity %" PRIu32
                  "  peak %" PRIu32 "\n",
             st.live, st.idle, st.allocated, st.capacity, st.peak_live);
@@ -291,8 +369,28 @@ int fp_pool_report(fp_pool *pool, FILE *out)
         }
     }
     free(groups);
+    return 0;
+}
+
+int fp_pool_report(fp_pool *pool, FILE *out)
+{
+    if (!pool || !out)
+        return FP_ERR(EINVAL);
+    live_rec *recs;
+    size_t n;
+    int ret = snapshot(pool, 0, &recs, &n);
+    if (ret < 0)
+        return ret;
+    fp__membuf m;
+    ret = fp__membuf_open(&m);
+    if (ret == 0) {
+        ret = render_report(pool, m.f, recs, n);
+        int wr = fp__membuf_finish(&m, ret < 0 ? NULL : out);
+        if (!ret)
+            ret = wr;
+    }
     free(recs);
-    return ferror(out) ? FP_ERR(EIO) : 0;
+    return ret;
 }
 
 void fp_track_leak_report(fp_pool *pool, int level, const char *why)
@@ -320,7 +418,7 @@ void fp_track_leak_report(fp_pool *pool, int level, const char *why)
     char line[512];
     for (size_t i = 0; groups && i < ng; i++) {
         site_line(line, sizeof(line), &groups[i], pool->track);
-        fp_log(pool, level, "  leak: %s", line);
+        fp_log(pool, level, "  leak: %.511s", line); /* escaped already: the precision keeps it whole */
     }
     free(groups);
     free(recs);
@@ -332,7 +430,7 @@ void fp_track_leak_report(fp_pool *pool, int level, const char *why)
 int fp_frame_set_long_lived(fp_frame *frame)
 {
     fp_slot *s = fp_slot_of(frame);
-    if (!s)
+    if (!s || not_live(s, "fp_frame_set_long_lived"))
         return FP_ERR(EINVAL);
     atomic_fetch_or_explicit(&s->marks, FP_MARK_LONG_LIVED, RLX);
     return 0;

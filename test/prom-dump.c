@@ -1,10 +1,12 @@
 /*
  * Writes the Prometheus exposition of a few pools (awkward names included,
- * frames live and released, waits and misuse counted) to stdout, for
+ * names cut inside a UTF-8 character and names that are not UTF-8, frames
+ * live and released, waits and misuse counted) to stdout, for
  * promtool-check.sh.
  * SPDX-License-Identifier: MIT
  */
 #include <stdio.h>
+#include <string.h>
 
 #include <framepool/framepool.h>
 
@@ -29,7 +31,15 @@ int main(void)
     fp_pool *a = make("encoder \"main\"", FP_FMT_NV12);
     fp_pool *b = make("path\\with\\backslashes\nand newline", FP_FMT_YUV420P);
     fp_pool *c = make("encoder \"main\"", FP_FMT_BGRA); /* same name, another id */
-    if (!a || !b || !c)
+    /* 33 x "\u00e9" (66 bytes, cut to the 63-byte name buffer inside the 32nd),
+     * and bytes that are not UTF-8: promtool rejects the whole exposition
+     * over one invalid label value. */
+    char utf8[80] = "";
+    for (int i = 0; i < 33; i++)
+        strcat(utf8, "\xc3\xa9");
+    fp_pool *d = make(utf8, FP_FMT_GRAY8);
+    fp_pool *e = make("bad\xff\xfe" "bytes\xc3(\xed\xa0\x80\t\r", FP_FMT_GRAY8);
+    if (!a || !b || !c || !d || !e)
         return 1;
     fp_frame *f[3];
     for (int i = 0; i < 3; i++)
@@ -46,5 +56,7 @@ int main(void)
     fp_pool_unref(&a);
     fp_pool_unref(&b);
     fp_pool_unref(&c);
+    fp_pool_unref(&d);
+    fp_pool_unref(&e);
     return ret < 0;
 }

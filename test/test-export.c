@@ -166,6 +166,142 @@ START_TEST(prometheus_lines_and_escaping)
 }
 END_TEST
 
+/* 33 x "é" is 66 bytes: the 63-byte name buffer ends inside the 32nd. */
+static void utf8_name(char *buf)
+{
+    buf[0] = '\0';
+    for (int i = 0; i < 33; i++)
+        strcat(buf, "\xc3\xa9");
+}
+
+/* Issue 12 item 11: names and tags cut inside a character, and bytes that
+ * are not UTF-8, still make JSON that Python decodes (strictly: json.load
+ * of a file opened as UTF-8 fails on any invalid byte). */
+START_TEST(json_is_utf8_for_any_name_and_tag)
+{
+    test_log_reset(&tlog);
+    char name[80];
+    utf8_name(name);
+    fp_pool *p = make(name, 2);
+    fp_pool *q = make("bad\xff\xfe" "name\xc3(\xed\xa0\x80" "end", 2); /* stray bytes, a bad pair, a surrogate */
+    fp_frame *f, *g;
+    ck_assert_int_eq(fp_pool_acquire(p, 0, &f), 0);
+    ck_assert_int_eq(fp_pool_acquire(q, 0, &g), 0);
+    fp_frame_set_tag(f, "\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac"); /* 8 x "€": 24 bytes */
+    fp_frame_set_tag(g, "t\x80\n\x01");
+    char path[64], out[1024], expr[512];
+
+    FILE *fj = tmp(path);
+    ck_assert_int_eq(fp_pool_write_json(p, fj), 0);
+    fclose(fj);
+    py_json(path, "d[\"name\"] == \"\\u00e9\" * 31, d[\"live_frames\"][0][\"tag\"] == \"\\u20ac\" * 7", out,
+            sizeof(out));
+    ck_assert_str_eq(out, "True True");
+    unlink(path);
+
+    fj = tmp(path);
+    ck_assert_int_eq(fp_registry_write_json(fj), 0);
+    fclose(fj);
+    snprintf(expr, sizeof(expr),
+             "[(p[\"name\"], [x[\"tag\"] for x in p[\"live_frames\"]]) for p in d[\"pools\"] if p[\"id\"] == %llu]",
+             (unsigned long long)fp_pool_id(q));
+    py_json(path, expr, out, sizeof(out));
+    ck_assert_str_eq(out, "[('bad\xef\xbf\xbd\xef\xbf\xbdname\xef\xbf\xbd(\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+                          "end', ['t\xef\xbf\xbd\\n\\x01'])]");
+    unlink(path);
+
+    /* The Prometheus labels are UTF-8 too (promtool-check.sh runs promtool on
+     * the same kind of names). */
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    ck_assert_int_eq(fp_registry_write_prometheus(m), 0);
+    fclose(m);
+    char want[256];
+    snprintf(want, sizeof(want), "framepool_live_frames{pool=\"%.62s\",id=\"%llu\"} 1\n", name,
+             (unsigned long long)fp_pool_id(p));
+    ck_assert_msg(strstr(buf, want), "missing %s", want);
+    snprintf(want, sizeof(want),
+             "framepool_live_frames{pool=\"bad\xef\xbf\xbd\xef\xbf\xbdname\xef\xbf\xbd(\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+             "end\",id=\"%llu\"} 1\n", (unsigned long long)fp_pool_id(q));
+    ck_assert_msg(strstr(buf, want), "missing %s", want);
+    free(buf);
+
+    fp_frame_unref(&f);
+    fp_frame_unref(&g);
+    fp_pool_unref(&p);
+    fp_pool_unref(&q);
+}
+END_TEST
+
+/* fflush before ferror: a full device fails on the flush, not the fprintf. */
+START_TEST(full_device_gives_eio)
+{
+    FILE *full = fopen("/dev/full", "w");
+    if (!full) {
+        fprintf(stderr, "SKIP full_device_gives_eio: no /dev/full\n");
+        return;
+    }
+    fp_pool *p = make("to-dev-full", 2);
+    fp_frame *f;
+    ck_assert_int_eq(fp_pool_acquire(p, 0, &f), 0);
+    ck_assert_int_eq(fp_pool_report(p, full), FP_ERR(EIO));
+    clearerr(full);
+    ck_assert_int_eq(fp_pool_write_json(p, full), FP_ERR(EIO));
+    clearerr(full);
+    ck_assert_int_eq(fp_registry_write_json(full), FP_ERR(EIO));
+    clearerr(full);
+    ck_assert_int_eq(fp_registry_write_prometheus(full), FP_ERR(EIO));
+    fclose(full);
+    /* The same calls succeed on a working stream. */
+    FILE *null = fopen("/dev/null", "w");
+    ck_assert_int_eq(fp_pool_report(p, null), 0);
+    ck_assert_int_eq(fp_pool_write_json(p, null), 0);
+    ck_assert_int_eq(fp_registry_write_json(null), 0);
+    ck_assert_int_eq(fp_registry_write_prometheus(null), 0);
+    fclose(null);
+    fp_frame_unref(&f);
+    fp_pool_unref(&p);
+}
+END_TEST
+
+/* Names, tags and sites never go raw into text: a newline in a tag cannot
+ * forge a line of a report or of the log (one line per message). */
+START_TEST(text_report_and_log_lines_escape_values)
+{
+    test_log_reset(&tlog);
+    fp_pool *p = make("two\nlines", 2);
+    fp_frame *f;
+    ck_assert_int_eq(fp_pool_acquire_at(p, 0, &f, "file\n\x1b[31mred.c", 7, "fn\r"), 0);
+    fp_frame_set_tag(f, "x\nframepool error: y");
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    ck_assert_int_eq(fp_pool_report(p, m), 0);
+    fclose(m);
+    int lines = 0;
+    for (char *c = buf; *c; c++)
+        lines += *c == '\n';
+    ck_assert_msg(lines == 6, "%d lines:\n%s", lines, buf);
+    ck_assert_ptr_nonnull(strstr(buf, "pool \"two\\nlines\""));
+    ck_assert_ptr_nonnull(strstr(buf, "file\\n\\x1b[31mred.c:7 in fn\\r()"));
+    ck_assert_ptr_nonnull(strstr(buf, "tag \"x\\nframepool error: y\""));
+    free(buf);
+
+    /* The leak report of the last unref goes through the log: every message
+     * is one line, with the same escapes. */
+    fp_pool_unref(&p);
+    int n = atomic_load(&tlog.count);
+    ck_assert_int_ge(n, 2);
+    for (int i = 0; i < n && i < 64; i++)
+        ck_assert_msg(!strchr(tlog.lines[i], '\n') && !strchr(tlog.lines[i], '\r') && !strchr(tlog.lines[i], '\x1b'),
+                      "raw control character in \"%s\"", tlog.lines[i]);
+    ck_assert(test_log_has(&tlog, "pool \"two\\nlines\": last application reference dropped"));
+    ck_assert(test_log_has(&tlog, "tag \"x\\nframepool error: y\""));
+    fp_frame_unref(&f);
+}
+END_TEST
+
 static _Atomic int stop;
 
 static void *churn(void *arg)
@@ -233,6 +369,9 @@ Suite *fp_test_suite(void)
     TCase *tc = tcase_create("json");
     tcase_add_test(tc, pool_json_parses_with_real_values);
     tcase_add_test(tc, registry_json_lists_live_and_closed_pools);
+    tcase_add_test(tc, json_is_utf8_for_any_name_and_tag);
+    tcase_add_test(tc, full_device_gives_eio);
+    tcase_add_test(tc, text_report_and_log_lines_escape_values);
     suite_add_tcase(s, tc);
     tc = tcase_create("prometheus");
     tcase_add_test(tc, prometheus_lines_and_escaping);

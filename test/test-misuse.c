@@ -23,6 +23,8 @@
 #include <unistd.h>
 
 #include "common.h"
+/* For ref_saturates_at_int_max only: the slot behind a frame. */
+#include "../lib/internal.h"
 
 #ifdef HAVE_AV
 # include <libavcodec/avcodec.h>
@@ -346,11 +348,18 @@ START_TEST(double_and_stale_releases)
     MCASE(fp_frame_ref(stale) == NULL);
     MCASE(fp_frame_refcount(stale) == 0);
     MCASE(fp_frame_is_writable(stale) == 0);
-    fp_frame_set_tag(stale, "late"); /* a released frame's label: harmless, cleared on the next acquire */
-    MCASE(fp_frame_set_long_lived(stale) == 0);
+    /* Labels of a released frame are refused: logged, counted, the record
+     * left as it is (issue 12 item 13). */
+    test_log_reset(&g_log);
+    fp_frame_set_tag(stale, "late");
+    MCASE(test_log_has(&g_log, "fp_frame_set_tag of frame") && test_log_has(&g_log, "not live"));
+    MCASE(stats_of(pool).misuse == 3);
+    MCASE(fp_frame_set_long_lived(stale) == FP_ERR(EINVAL));
+    MCASE(test_log_has(&g_log, "fp_frame_set_long_lived of frame"));
+    MCASE(stats_of(pool).misuse == 4);
     fp_frame_autorelease(&stale); /* a double release through the cleanup helper */
     MCASE(stale == NULL);
-    MCASE(stats_of(pool).misuse == 3);
+    MCASE(stats_of(pool).misuse == 5);
     /* The slot is clean on its next acquire. */
     fp_frame *again[3] = { NULL };
     for (int i = 0; i < 3; i++)
@@ -438,6 +447,134 @@ START_TEST(frames_of_two_pools)
 END_TEST
 
 /* ------------------------------------------------------------------------- */
+/* Reference counts at their limits, sites in log lines (issue 12 items 13, 14) */
+
+/* Runs fn with stderr captured into out. */
+static void capture_stderr(void (*fn)(void *), void *ud, char *out, size_t n)
+{
+    char path[] = "/tmp/fp-misuse-stderr-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    fflush(stderr);
+    int saved = dup(2);
+    dup2(fd, 2);
+    fn(ud);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    ssize_t len = pread(fd, out, n - 1, 0);
+    out[len > 0 ? len : 0] = '\0';
+    close(fd);
+    unlink(path);
+}
+
+static int foreign_ref_line;
+static void ref_foreign(void *ud)
+{
+    fp_frame *g = ud;
+    fp_frame *r = fp_frame_ref(g); foreign_ref_line = __LINE__;
+    ck_assert_ptr_null(r);
+}
+
+START_TEST(ref_logs_the_callers_site)
+{
+    uint64_t seed = 2463534242ull;
+    fp_frame *g = garbage_frame(&seed);
+    char out[2048], want[128];
+    uint64_t before = fp_misuse_count();
+    capture_stderr(ref_foreign, g, out, sizeof(out));
+    snprintf(want, sizeof(want), "test-misuse.c:%d in ref_foreign(): not a frame of any framepool pool", foreign_ref_line);
+    ck_assert_msg(strstr(out, want), "missing \"%s\" in \"%s\"", want, out);
+    MCASE(fp_misuse_count() == before + 1);
+    /* The function form (ABI, #undef) and the _at form. */
+    MCASE((fp_frame_ref)(g) == NULL);
+    MCASE(fp_frame_ref_at(g, "here.c", 12, "there") == NULL);
+    MCASE(fp_misuse_count() == before + 3);
+    free(g);
+
+    /* A stale frame: the pool's log names the site. */
+    fp_frame *f = NULL;
+    ck_assert_int_eq(fp_pool_acquire(pool, 0, &f), 0);
+    fp_frame *stale = f;
+    ck_assert_int_eq(fp_frame_unref(&f), 0);
+    test_log_reset(&g_log);
+    MCASE(fp_frame_ref_at(stale, "stale.c", 77, "user") == NULL);
+    MCASE(test_log_has(&g_log, "fp_frame_ref at stale.c:77 in user() of a frame that is not live"));
+    MCASE(stats_of(pool).misuse == 1);
+}
+END_TEST
+
+/* Like the kernel's refcount_t: past INT_MAX the count stays put; the frame
+ * is pinned (never returned, never handed out twice); logged once, counted. */
+START_TEST(ref_saturates_at_int_max)
+{
+    fp_frame *f = NULL;
+    ck_assert_int_eq(fp_pool_acquire(pool, 0, &f), 0);
+    fp_slot *s = fp_slot_of(f); /* 2^31 real references would take too long */
+    ck_assert_ptr_nonnull(s);
+    atomic_store(&s->refs, INT_MAX - 1);
+    test_log_reset(&g_log);
+    MCASE(fp_frame_ref(f) == f);
+    MCASE(fp_frame_refcount(f) == INT_MAX);
+    MCASE(stats_of(pool).misuse == 0);
+    MCASE(fp_frame_ref(f) == f); /* saturated: the pointer stays valid */
+    MCASE(fp_frame_ref(f) == f);
+    MCASE(fp_frame_refcount(f) == INT_MAX); /* never wraps */
+    MCASE(stats_of(pool).misuse == 2);
+    MCASE(test_log_has(&g_log, "has INT_MAX references: the count saturates"));
+    MCASE(atomic_load(&g_log.total) == 1); /* logged once */
+    /* Releases leave a saturated count alone: the frame stays live. */
+    fp_frame *r = f;
+    MCASE(fp_frame_unref(&r) == 0 && r == NULL);
+    MCASE(fp_frame_refcount(f) == INT_MAX);
+    MCASE(stats_of(pool).live == 1);
+    MCASE(stats_of(pool).released == 0);
+    /* Let the test's pool go: a real program never gets its frame back. */
+    atomic_store(&s->refs, 1);
+    ck_assert_int_eq(fp_frame_unref(&f), 0);
+    check_intact(pool, 0);
+}
+END_TEST
+
+static char long_msg[4096];
+static _Atomic int long_msgs;
+static void long_log(void *opaque, int level, const char *msg)
+{
+    (void)opaque;
+    (void)level;
+    if (strstr(msg, "double release"))
+        snprintf(long_msg, sizeof(long_msg), "%s", msg);
+    atomic_fetch_add(&long_msgs, 1);
+}
+
+/* A long name or path costs its middle, never the reason of the line. */
+START_TEST(long_strings_keep_the_reason)
+{
+    static char path[3000], name[200];
+    memset(path, 'p', sizeof(path) - 1);
+    memcpy(path + sizeof(path) - 8, "/file.c", 8);
+    memset(name, 'n', sizeof(name) - 1);
+    fp_pool_config cfg = test_config(FP_FMT_GRAY8, 16, 16, 2, NULL);
+    cfg.name = name;
+    cfg.log = long_log;
+    fp_pool *p = NULL;
+    ck_assert_int_eq(fp_pool_create(&p, &cfg), 0);
+    fp_frame *f = NULL;
+    ck_assert_int_eq(fp_pool_acquire_at(p, 0, &f, path, 5, "fn"), 0);
+    fp_frame *copy = f;
+    ck_assert_int_eq(fp_frame_unref_at(&f, path, 6, "fn"), 0);
+    MCASE(fp_frame_unref_at(&copy, path, 7, "fn") == FP_ERR(EALREADY));
+    MCASE(strstr(long_msg, "double release of frame") != NULL);
+    MCASE(strstr(long_msg, "/file.c:7 in fn(): acquired at ") != NULL);
+    MCASE(strstr(long_msg, "/file.c:5 in fn(), already released at ") != NULL);
+    MCASE(strstr(long_msg, "/file.c:6 in fn()") != NULL); /* the end of the line survives too */
+    MCASE(strstr(long_msg, "ppp...ppp") != NULL);
+    MCASE(strlen(long_msg) < 1000);
+    fp_pool_unref(&p);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------- */
 /* Scopes                                                                    */
 
 START_TEST(scope_misuse)
@@ -454,17 +591,21 @@ START_TEST(scope_misuse)
     fp_scope_end(&zero);
     fp_scope_end(&zero); /* twice: a no-op */
     MCASE(stats_of(pool).live == 0);
-    /* A released frame added to a scope: caught as a double release when the scope ends. */
+    /* A released frame added to a scope: refused at the add, counted once,
+     * not released again when the scope ends (issue 12 item 13). */
     fp_scope s;
     fp_scope_begin(&s);
     fp_frame *stale = NULL;
     ck_assert_int_eq(fp_pool_acquire(pool, 0, &stale), 0);
     fp_frame *keep = stale;
     ck_assert_int_eq(fp_frame_unref(&stale), 0);
-    MCASE(fp_scope_add(&s, keep) == 0);
+    test_log_reset(&g_log);
+    MCASE(fp_scope_add(&s, keep) == FP_ERR(EINVAL));
+    MCASE(s.count == 0);
+    MCASE(test_log_has(&g_log, "fp_scope_add of frame") && test_log_has(&g_log, "not live"));
     fp_scope_end(&s);
     MCASE(stats_of(pool).misuse == 1);
-    MCASE(test_log_has(&g_log, "double release"));
+    MCASE(!test_log_has(&g_log, "double release"));
     check_intact(pool, 0);
 }
 END_TEST
@@ -662,9 +803,9 @@ START_TEST(strict_scope_end_of_released)
     ck_assert_int_eq(fp_frame_unref(&f), 0);
     fp_scope s;
     fp_scope_begin(&s);
-    ck_assert_int_eq(fp_scope_add(&s, copy), 0);
+    fp_scope_add(&s, copy); /* refused as misuse: aborts here */
     fp_scope_end(&s);
-    ck_abort_msg("FP_POOL_STRICT: a scope releasing a released frame returned");
+    ck_abort_msg("FP_POOL_STRICT: a scope taking a released frame returned");
 }
 END_TEST
 
@@ -895,6 +1036,9 @@ Suite *fp_test_suite(void)
     tcase_add_test(tc, foreign_and_garbage_frames);
     tcase_add_test(tc, frames_of_two_pools);
     tcase_add_test(tc, scope_misuse);
+    tcase_add_test(tc, ref_logs_the_callers_site);
+    tcase_add_test(tc, ref_saturates_at_int_max);
+    tcase_add_test(tc, long_strings_keep_the_reason);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("lifetime");

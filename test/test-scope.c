@@ -226,6 +226,30 @@ START_TEST(scope_release_site_is_the_begin_site)
 }
 END_TEST
 
+/* Issue 12 item 14: when the table of `_at` sites is full, the warning goes
+ * through the pool's log callback (once), not around it to stderr. Runs
+ * last: the table stays full for the rest of the process (CK_FORK=no). */
+START_TEST(site_table_full_warns_through_the_pool)
+{
+    static const char file[] = "scope-sites.c", func[] = "many";
+    for (int line = 1; line <= 5000; line++) {
+        fp_scope sc;
+        fp_scope_begin_at(&sc, file, line, func);
+        fp_frame *f = NULL;
+        ck_assert_int_eq(fp_pool_acquire(pool, 0, &f), 0);
+        ck_assert_int_eq(fp_scope_add(&sc, f), 0);
+        fp_scope_end(&sc);
+    }
+    ck_assert_uint_eq(live(), 0);
+    ck_assert_msg(test_log_has(&tlog, "the table of call sites passed to fp_*_at() is full"),
+                  "%d lines, first \"%s\"", atomic_load(&tlog.count), tlog.lines[0]);
+    int n = 0;
+    for (int i = 0; i < atomic_load(&tlog.count) && i < 64; i++)
+        n += strstr(tlog.lines[i], "is full") != NULL;
+    ck_assert_int_eq(n, 1);
+}
+END_TEST
+
 Suite *fp_test_suite(void)
 {
     Suite *s = suite_create("scope");
@@ -243,6 +267,11 @@ Suite *fp_test_suite(void)
     tcase_add_test(tc, add_enomem_releases_the_frame);
     tcase_add_test(tc, add_rejects_bad_arguments);
     tcase_add_test(tc, scope_release_site_is_the_begin_site);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("sites");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, site_table_full_warns_through_the_pool);
     suite_add_tcase(s, tc);
     return s;
 }

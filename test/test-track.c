@@ -4,6 +4,7 @@
  * SPDX-License-Identifier: MIT
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -483,6 +484,32 @@ START_TEST(trace_leaks_at_exit)
 }
 END_TEST
 
+/* Issue 12 item 14: FRAMEPOOL_TRACE is a list of whole words; an unknown
+ * word warns once and turns nothing on. */
+START_TEST(trace_words_parsed)
+{
+    static char out[8192];
+    int status;
+    static const char *const off[] = { "FRAMEPOOL_TRACE=noleaks", "FRAMEPOOL_TRACE=leaks=0",
+                                       "FRAMEPOOL_TRACE=leaks,noleaks", "FRAMEPOOL_TRACE=leaksx" };
+    for (size_t i = 0; i < sizeof(off) / sizeof(off[0]); i++) {
+        run_child(off[i], out, sizeof(out), &status);
+        ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        ck_assert_msg(!strstr(out, "still live"), "%s: %s", off[i], out);
+    }
+    ck_assert_msg(strstr(out, "FRAMEPOOL_TRACE: unknown word \"leaksx\" ignored"), "%s", out);
+
+    run_child("FRAMEPOOL_TRACE=' bogus , leaks=1,other'", out, sizeof(out), &status);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    ck_assert_msg(strstr(out, "with 1 frame still live"), "%s", out);
+    ck_assert_msg(strstr(out, "unknown word \"bogus\""), "%s", out);
+    int warnings = 0;
+    for (const char *c = out; (c = strstr(c, "unknown word")); c++)
+        warnings++;
+    ck_assert_int_eq(warnings, 1); /* once, naming the first */
+}
+END_TEST
+
 /* ------------------------------------------------------------------------- */
 /* Sites: the `_at` functions (file, line, func looked up in the site table)
  * and the `_site` ones (a pointer) record the same thing. */
@@ -563,6 +590,162 @@ START_TEST(site_table_overflow_is_bounded)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------- */
+/* Walks under concurrency                                                   */
+
+#define BIG_POOL 8192
+#define CHURN 96
+
+typedef struct churn_arg {
+    fp_pool *pool;
+    _Atomic int stop;
+    _Atomic long cycles;
+} churn_arg;
+
+/* Takes CHURN frames (the lowest slots, see below) and gives them back. */
+static void *churn_low_slots(void *ud)
+{
+    churn_arg *a = ud;
+    fp_frame *f[CHURN];
+    while (!atomic_load(&a->stop)) {
+        int n = 0;
+        while (n < CHURN && fp_pool_acquire(a->pool, 0, &f[n]) == 0)
+            n++;
+        while (n)
+            fp_frame_unref(&f[--n]);
+        atomic_fetch_add(&a->cycles, 1);
+    }
+    return NULL;
+}
+
+typedef struct find_arg {
+    const fp_frame *want;
+    int found;
+    int n;
+} find_arg;
+
+static int find_frame(const fp_live_frame *live, void *ud)
+{
+    find_arg *a = ud;
+    a->found += live->frame == a->want;
+    a->n++;
+    return 0;
+}
+
+static int by_address(const void *x, const void *y)
+{
+    const fp_frame *a = *(fp_frame *const *)x, *b = *(fp_frame *const *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* Issue 12 item 6: a frame live for the whole walk is always listed, even
+ * when frames acquired during the walk outnumber the live count taken before
+ * it (the snapshot array used to stop at that count plus 8). */
+START_TEST(walk_never_omits_a_frame_live_throughout)
+{
+    fp_pool_config cfg = test_config(FP_FMT_GRAY8, 16, 16, BIG_POOL, &tlog);
+    fp_pool *big;
+    ck_assert_int_eq(fp_pool_create(&big, &cfg), 0);
+    static fp_frame *all[BIG_POOL];
+    for (int i = 0; i < BIG_POOL; i++)
+        ck_assert_int_eq(fp_pool_acquire(big, 0, &all[i]), 0);
+    /* Slots are one array: the highest address is the last slot a walk
+     * visits. Keep it; release the rest highest first, so the free list
+     * hands out the lowest slots first. */
+    qsort(all, BIG_POOL, sizeof(all[0]), by_address);
+    fp_frame *old = all[BIG_POOL - 1];
+    fp_frame_set_tag(old, "old");
+    for (int i = BIG_POOL - 2; i >= 0; i--)
+        fp_frame_unref(&all[i]);
+
+    churn_arg ca = { .pool = big };
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, churn_low_slots, &ca), 0);
+    while (atomic_load(&ca.cycles) < 2)
+        sched_yield();
+    int walks = 0, missed = 0, crowded = 0;
+    uint64_t end = test_now_ns() + 1500000000ull;
+    while (walks < 2000 && test_now_ns() < end) {
+        find_arg fa = { .want = old };
+        ck_assert_int_eq(fp_pool_foreach_live(big, find_frame, &fa), 0);
+        walks++;
+        missed += fa.found != 1;
+        crowded += fa.n > 9;
+    }
+    atomic_store(&ca.stop, 1);
+    pthread_join(th, NULL);
+    ck_assert_msg(missed == 0, "%d of %d walks missed the old frame (churn cycles %ld, %d crowded walks)", missed,
+                  walks, atomic_load(&ca.cycles), crowded);
+    ck_assert_int_gt(walks, 10);
+
+    /* The JSON export and the report list it too (they walk the same way). */
+    fp_frame_unref(&old);
+    fp_pool_unref(&big);
+}
+END_TEST
+
+typedef struct tag_arg {
+    fp_frame *frame;
+    _Atomic int stop;
+    _Atomic long sets;
+} tag_arg;
+
+#define TAG_A "aaaaaaaaaaaaaaaaaaaaaaa" /* 23 bytes: all three words */
+#define TAG_B "bbbbbbbbbbbbbbbb"        /* 16 bytes: two words and a NUL word */
+
+static void *flip_tags(void *ud)
+{
+    tag_arg *a = ud;
+    for (long i = 0; !atomic_load(&a->stop); i++) {
+        fp_frame_set_tag(a->frame, (i & 1) ? TAG_B : TAG_A);
+        atomic_fetch_add(&a->sets, 1);
+    }
+    return NULL;
+}
+
+typedef struct tag_seen {
+    long a, b, torn;
+    char bad[32];
+} tag_seen;
+
+static int check_tag(const fp_live_frame *live, void *ud)
+{
+    tag_seen *t = ud;
+    if (!strcmp(live->tag, TAG_A))
+        t->a++;
+    else if (!strcmp(live->tag, TAG_B))
+        t->b++;
+    else if (!t->torn++)
+        snprintf(t->bad, sizeof(t->bad), "%s", live->tag);
+    return 0;
+}
+
+/* Issue 12 item 10: a walk reads a tag as one of the values set, never a mix
+ * of two (the setter runs while the walker copies the record). */
+START_TEST(tags_never_torn)
+{
+    fp_frame *f;
+    ck_assert_int_eq(fp_pool_acquire(pool, 0, &f), 0);
+    fp_frame_set_tag(f, TAG_A);
+    tag_arg ta = { .frame = f };
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, flip_tags, &ta), 0);
+    tag_seen t = { 0 };
+    uint64_t end = test_now_ns() + 500000000ull;
+    long walks = 0;
+    while ((walks < 20000 || atomic_load(&ta.sets) < 1000) && test_now_ns() < end) {
+        ck_assert_int_eq(fp_pool_foreach_live(pool, check_tag, &t), 0);
+        walks++;
+    }
+    atomic_store(&ta.stop, 1);
+    pthread_join(th, NULL);
+    ck_assert_msg(t.torn == 0, "%ld of %ld walks saw a torn tag (e.g. \"%s\")", t.torn, walks, t.bad);
+    ck_assert_int_eq(t.a + t.b, walks);
+    ck_assert_int_gt(atomic_load(&ta.sets), 0);
+    fp_frame_unref(&f);
+}
+END_TEST
+
 Suite *fp_test_suite(void)
 {
     Suite *s = suite_create("track");
@@ -586,6 +769,7 @@ Suite *fp_test_suite(void)
     tcase_add_test(tc, leak_report_leaves_out_long_lived_of_the_same_site);
     tcase_add_test(tc, no_leak_report_when_clean);
     tcase_add_test(tc, trace_leaks_at_exit);
+    tcase_add_test(tc, trace_words_parsed);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("watchdog");
@@ -598,6 +782,12 @@ Suite *fp_test_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, at_and_site_record_the_same);
     tcase_add_test(tc, site_table_overflow_is_bounded);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("concurrent walks");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, walk_never_omits_a_frame_live_throughout);
+    tcase_add_test(tc, tags_never_torn);
     suite_add_tcase(s, tc);
     return s;
 }

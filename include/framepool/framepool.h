@@ -92,7 +92,10 @@ enum fp_format {
 
 /**
  * Log callback. `msg` is one line without a trailing newline, already prefixed
- * with the pool name where there is one.
+ * with the pool name where there is one. Names, tags, sites and paths in it
+ * are escaped (control characters and bytes that are not UTF-8 as `\n` or
+ * `\xHH`) and long ones shortened in the middle, so a message is always one
+ * line and keeps its reason.
  */
 typedef void (*fp_log_cb)(void *opaque, int level, const char *msg);
 
@@ -316,12 +319,47 @@ FP_API int fp_pool_acquire_site(fp_pool *pool, int64_t timeout_us, fp_frame **ou
 #endif
 
 /**
- * Adds a reference to a live frame.
+ * Adds a reference to a live frame. The fp_frame_ref() macro calls
+ * fp_frame_ref_site() (or fp_frame_ref_at()) with the caller's site, so that a
+ * misuse is logged with it; this function (for the ABI, and for callers who
+ * `#undef fp_frame_ref` or take its address) logs no site.
+ *
+ * The count saturates like the kernel's `refcount_t`: a reference past
+ * INT_MAX is not counted and the count stays at INT_MAX for good, so the frame
+ * is never returned to the pool (it leaks; it is never handed out twice). The
+ * first saturation in the process is logged; every refused reference counts
+ * as misuse.
+ *
  * @param frame a frame the caller holds a reference to
- * @return `frame`, or NULL when `frame` is NULL, not a pool frame, or not live
- *         (the misuse is logged and counted)
+ * @return `frame` (also when the count is saturated), or NULL when `frame` is
+ *         NULL, not a pool frame, or not live (the misuse is logged and counted)
  */
 FP_API fp_frame *fp_frame_ref(fp_frame *frame);
+
+/**
+ * fp_frame_ref() with the caller's site, used in the log line of a misuse.
+ * @param frame a frame the caller holds a reference to
+ * @param file  call site file name (`__FILE__`)
+ * @param line  call site line (`__LINE__`)
+ * @param func  call site function name (`__func__`)
+ * @return as fp_frame_ref()
+ */
+FP_API fp_frame *fp_frame_ref_at(fp_frame *frame, const char *file, int line, const char *func);
+
+/**
+ * fp_frame_ref() with the site as a pointer (see fp_pool_acquire_site()).
+ * @param frame a frame the caller holds a reference to
+ * @param site  where the call is; must outlive the pool (NULL: unknown site)
+ * @return as fp_frame_ref()
+ */
+FP_API fp_frame *fp_frame_ref_site(fp_frame *frame, const fp_site *site);
+
+#ifdef FP_SITE_HERE
+/** Adds a reference (see fp_frame_ref_at()); the caller's file, line and function are logged on misuse. */
+# define fp_frame_ref(frame) fp_frame_ref_site((frame), FP_SITE_HERE())
+#else
+# define fp_frame_ref(frame) fp_frame_ref_at((frame), __FILE__, __LINE__, __func__)
+#endif
 
 /**
  * Drops a reference and sets `*frame` to NULL. When the last reference goes the
@@ -374,8 +412,16 @@ FP_API int fp_frame_is_writable(const fp_frame *frame);
 
 /**
  * Labels a live frame for reports ("stream-7"). The string is copied (up to
- * FP_TAG_MAX bytes); NULL clears the tag. The tag is cleared when the frame returns.
- * @param frame a live pool frame; NULL or a foreign pointer is ignored
+ * FP_TAG_MAX bytes, cut before a UTF-8 character that does not fit); NULL
+ * clears the tag. The tag is cleared when the frame returns. Any holder of a
+ * reference may set it while other threads walk the pool: a walk sees the old
+ * or the new tag, never a mix. Exports and reports escape what is not valid
+ * UTF-8 and control characters.
+ * May wait (spinning, then yielding) while another thread writes the same
+ * frame's tag.
+ * @param frame a live pool frame; NULL or a foreign pointer is ignored; a
+ *              frame with no references left (released) is left as it is,
+ *              and the misuse is logged and counted
  * @param tag   the label, or NULL
  */
 FP_API void fp_frame_set_tag(fp_frame *frame, const char *tag);
@@ -456,7 +502,10 @@ FP_API int fp_pool_foreach_live_since(fp_pool *pool, uint64_t checkpoint, fp_liv
 
 /**
  * Writes a human-readable report: the stats, then the live frames grouped by
- * acquire site (count, oldest age), oldest site first.
+ * acquire site (count, oldest age), oldest site first. Names, tags and sites
+ * are escaped (control characters and bytes that are not UTF-8 as `\n` or
+ * `\xHH`), so each line of the report is one line. Rendered into memory, then
+ * written and flushed.
  * @param pool the pool
  * @param out  where to write, e.g. stderr
  * @return 0, FP_ERR(EINVAL) for NULL arguments, FP_ERR(EIO) when writing failed,
@@ -491,7 +540,8 @@ FP_API uint64_t fp_pool_id(const fp_pool *pool);
  * but still listed by fp_pool_foreach_live() and counted as live. Cleared when
  * the frame returns to the pool.
  * @param frame a live pool frame
- * @return 0, or FP_ERR(EINVAL) for NULL or a foreign pointer
+ * @return 0, or FP_ERR(EINVAL) for NULL, a foreign pointer, or a frame with
+ *         no references left (released; logged and counted as misuse)
  */
 FP_API int fp_frame_set_long_lived(fp_frame *frame);
 
@@ -563,25 +613,33 @@ FP_API int fp_registry_maintain(void);
 
 /**
  * Writes one pool as a JSON object: its stats and its live frames.
+ * Names, tags and sites come out as valid UTF-8 whatever their bytes: a byte
+ * that starts no UTF-8 character becomes U+FFFD, a character cut by the end of
+ * its buffer is dropped. The export is rendered into memory and then written
+ * and flushed; it blocks only on that write.
  * @param pool the pool
  * @param out  where to write
- * @return 0, FP_ERR(EINVAL), FP_ERR(ENOMEM) or FP_ERR(EIO)
+ * @return 0, FP_ERR(EINVAL), FP_ERR(ENOMEM), or FP_ERR(EIO) when writing or
+ *         flushing `out` failed (a full disk shows at the flush)
  */
 FP_API int fp_pool_write_json(fp_pool *pool, FILE *out);
 
 /**
- * Writes every registered pool as `{"pools": [...], "foreign_releases": N}`.
+ * Writes every registered pool as `{"pools": [...], "foreign_releases": N}`,
+ * as fp_pool_write_json() does: valid UTF-8, rendered into memory (nothing is
+ * written to `out` while the registry is walked), then written and flushed.
  * @param out where to write
- * @return 0, FP_ERR(EINVAL), FP_ERR(ENOMEM) or FP_ERR(EIO)
+ * @return 0, FP_ERR(EINVAL), FP_ERR(ENOMEM) or FP_ERR(EIO) (writing or flushing failed)
  */
 FP_API int fp_registry_write_json(FILE *out);
 
 /**
  * Writes every registered pool's stats in the Prometheus text exposition
  * format 0.0.4: metrics prefixed `framepool_`, base units, counters ending in
- * `_total`, labels `pool` (the name, escaped) and `id`.
+ * `_total`, labels `pool` (the name, escaped, valid UTF-8 as in
+ * fp_pool_write_json()) and `id`. Rendered into memory, then written and flushed.
  * @param out where to write
- * @return 0, FP_ERR(EINVAL), FP_ERR(ENOMEM) or FP_ERR(EIO)
+ * @return 0, FP_ERR(EINVAL), FP_ERR(ENOMEM) or FP_ERR(EIO) (writing or flushing failed)
  */
 FP_API int fp_registry_write_prometheus(FILE *out);
 
@@ -661,7 +719,9 @@ FP_API void fp_scope_begin_at(fp_scope *scope, const char *file, int line, const
  * @param frame the reference to hand over
  * @return 0; FP_ERR(ENOMEM) when the scope could not grow: the frame has then
  *         been released (so the caller can never leak it); FP_ERR(EINVAL) for a
- *         NULL scope or frame, or a foreign frame (not taken, not released)
+ *         NULL scope or frame, a foreign frame, or a frame with no references
+ *         left (released: logged and counted as misuse); in these cases the
+ *         frame is neither taken nor released
  */
 FP_API int fp_scope_add(fp_scope *scope, fp_frame *frame);
 
