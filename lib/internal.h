@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "framepool/framepool.h"
+#include "region.h"
 
 #define FP_HIDDEN __attribute__((visibility("hidden")))
 #define FP_LIKELY(x) __builtin_expect(!!(x), 1)
@@ -103,9 +104,12 @@ static inline fp_slot *fp_slot_at(fp_slot *slots, uint32_t i)
 #define FP_FRAME_KEY ((uintptr_t)0x9e3779b97f4a7c15ull)
 static inline uintptr_t fp_frame_key(const fp_frame *f) { return (uintptr_t)f ^ FP_FRAME_KEY; }
 
+/* Slot arrays live in the bookkeeping region (region.h): a pointer that is
+ * not in it (a small heap object, a stack struct, NULL) is refused before its
+ * private word is read. */
 static inline fp_slot *fp_slot_of(const fp_frame *f)
 {
-    if (!f || f->fp_private != fp_frame_key(f))
+    if (!fp__region_readable(f, sizeof(*f)) || f->fp_private != fp_frame_key(f))
         return NULL;
     return (fp_slot *)((char *)f - offsetof(fp_slot, frame));
 }
@@ -150,6 +154,10 @@ typedef struct fp_pool_ops {
     void (*slot_backed)(fp_pool *pool, fp_slot *s);
     /* The pool is being freed: free the adapter state. */
     void (*destroy)(fp_pool *pool);
+    /* Optional: the frame's reference count seen by the application, given
+     * the core's `refs` (> 0), e.g. plus references held outside the core
+     * (FFmpeg's AVBufferRefs). Must not block or call back. */
+    int (*refcount)(fp_pool *pool, fp_slot *s, int refs);
 } fp_pool_ops;
 
 typedef struct fp_pool_params {
@@ -228,7 +236,19 @@ struct fp_pool {
     /* Registry links, guarded by the registry lock. */
     struct fp_pool *reg_prev, *reg_next;
     uint64_t id;
+
+    /* FP_POOL_MAGIC ^ own address while the pool exists (fp__pool_check). */
+    uintptr_t magic;
 };
+
+#define FP_POOL_MAGIC ((uintptr_t)0x46505f504f4f4c21ull) /* "FP_POOL!" */
+
+/* Whether `p` is a live pool: in the region and carrying its magic. Reads
+ * nothing through a pointer that fails the first test. */
+static inline bool fp__pool_check(const fp_pool *p)
+{
+    return fp__region_readable(p, sizeof(*p)) && p->magic == (FP_POOL_MAGIC ^ (uintptr_t)p);
+}
 
 static inline void *fp_slot_extra(const fp_pool *pool, const fp_slot *s)
 {

@@ -311,11 +311,12 @@ static void pool_free(fp_pool *pool, bool adapter_too)
     }
     if (adapter_too && pool->ops && pool->ops->destroy)
         pool->ops->destroy(pool);
-    free(pool->extra);
-    free(pool->slots);
+    fp__region_free(pool->extra, pool->extra_size * pool->capacity);
+    fp__region_free(pool->slots, (size_t)pool->capacity * FP_SLOT_SIZE);
     pthread_cond_destroy(&pool->cond);
     pthread_mutex_destroy(&pool->lock);
-    free(pool);
+    pool->magic = 0;
+    fp__region_free(pool, sizeof(*pool));
 }
 
 static void pool_destroy(fp_pool *pool)
@@ -348,30 +349,32 @@ int fp_pool_create_ex(fp_pool **out, const fp_pool_params *params)
     if (params->layout)
         layout = *params->layout;
 
-    fp_pool *pool = NULL;
-    if (posix_memalign((void **)&pool, 64, sizeof(*pool)) || !pool) {
+    /* Pool, slots and per-slot state come from the region (region.h), zeroed,
+     * so pointers to them can be checked before anything reads through them. */
+    fp_pool *pool = fp__region_alloc(sizeof(*pool));
+    if (!pool) {
         fp_log_cfg(cfg, FP_LOG_ERROR, "fp_pool_create: out of memory for the pool");
         return FP_ERR(ENOMEM);
     }
-    memset(pool, 0, sizeof(*pool));
-    void *slots = NULL;
+    pool->magic = FP_POOL_MAGIC ^ (uintptr_t)pool;
     size_t slots_bytes = (size_t)cfg->max_frames * FP_SLOT_SIZE;
-    if (posix_memalign(&slots, 64, slots_bytes) || !slots) {
-        free(pool);
+    void *slots = fp__region_alloc(slots_bytes);
+    if (!slots) {
+        fp__region_free(pool, sizeof(*pool));
         fp_log_cfg(cfg, FP_LOG_ERROR, "fp_pool_create: out of memory for %d slots", cfg->max_frames);
         return FP_ERR(ENOMEM);
     }
-    memset(slots, 0, slots_bytes);
     void *extra = NULL;
+    size_t extra_bytes = 0;
     if (params->extra_size) {
         size_t extra_size = (params->extra_size + 63) & ~(size_t)63;
-        if (posix_memalign(&extra, 64, extra_size * (size_t)cfg->max_frames) || !extra) {
-            free(slots);
-            free(pool);
+        extra_bytes = extra_size * (size_t)cfg->max_frames;
+        if (!(extra = fp__region_alloc(extra_bytes))) {
+            fp__region_free(slots, slots_bytes);
+            fp__region_free(pool, sizeof(*pool));
             fp_log_cfg(cfg, FP_LOG_ERROR, "fp_pool_create: out of memory for %d slots", cfg->max_frames);
             return FP_ERR(ENOMEM);
         }
-        memset(extra, 0, extra_size * (size_t)cfg->max_frames);
         pool->extra_size = extra_size;
     }
     pool->extra = extra;
@@ -382,17 +385,17 @@ int fp_pool_create_ex(fp_pool **out, const fp_pool_params *params)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     if (pthread_mutex_init(&pool->lock, NULL)) {
         pthread_condattr_destroy(&ca);
-        free(extra);
-        free(slots);
-        free(pool);
+        fp__region_free(extra, extra_bytes);
+        fp__region_free(slots, slots_bytes);
+        fp__region_free(pool, sizeof(*pool));
         return FP_ERR(ENOMEM);
     }
     if (pthread_cond_init(&pool->cond, &ca)) {
         pthread_condattr_destroy(&ca);
         pthread_mutex_destroy(&pool->lock);
-        free(extra);
-        free(slots);
-        free(pool);
+        fp__region_free(extra, extra_bytes);
+        fp__region_free(slots, slots_bytes);
+        fp__region_free(pool, sizeof(*pool));
         return FP_ERR(ENOMEM);
     }
     pthread_condattr_destroy(&ca);
@@ -953,18 +956,37 @@ int fp_frame_unref_at(fp_frame **pf, const char *file, int line, const char *fun
     return fp_frame_unref_site(pf, fp_site_intern(file, line, func));
 }
 
+/* The count the application sees: the core's, with the adapter's own
+ * holders (FFmpeg's AVBufferRefs) when it has any. */
+static int slot_refcount(fp_slot *s)
+{
+    int v = atomic_load_explicit(&s->refs, ACQ);
+    const fp_pool_ops *ops = s->pool->ops;
+    if (v > 0 && ops && ops->refcount)
+        v = ops->refcount(s->pool, s, v);
+    return v;
+}
+
 int fp_frame_refcount(const fp_frame *frame)
 {
     fp_slot *s = fp_slot_of(frame);
-    if (!s)
+    if (!s) {
+        if (frame)
+            foreign(frame, "fp_frame_refcount", NULL, 0, NULL);
         return FP_ERR(EINVAL);
-    return atomic_load_explicit(&s->refs, ACQ);
+    }
+    return slot_refcount(s);
 }
 
 int fp_frame_is_writable(const fp_frame *frame)
 {
     fp_slot *s = fp_slot_of(frame);
-    return s && atomic_load_explicit(&s->refs, ACQ) == 1;
+    if (!s) {
+        if (frame)
+            foreign(frame, "fp_frame_is_writable", NULL, 0, NULL);
+        return 0;
+    }
+    return slot_refcount(s) == 1;
 }
 
 /* ------------------------------------------------------------------------- */
