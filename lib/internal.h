@@ -107,11 +107,30 @@ static inline uintptr_t fp_frame_key(const fp_frame *f) { return (uintptr_t)f ^ 
 /* Slot arrays live in the bookkeeping region (region.h): a pointer that is
  * not in it (a small heap object, a stack struct, NULL) is refused before its
  * private word is read. */
-static inline fp_slot *fp_slot_of(const fp_frame *f)
+static inline fp_slot *fp__slot_of_key(const fp_frame *f)
 {
-    if (!fp__region_readable(f, sizeof(*f)) || f->fp_private != fp_frame_key(f))
+    if (f->fp_private != fp_frame_key(f))
         return NULL;
     return (fp_slot *)((char *)f - offsetof(fp_slot, frame));
+}
+/* The inline half, for hot paths: NULL for anything outside the region,
+ * which includes heap-allocated slot arrays; such callers retry with
+ * fp__slot_of_slow() off their fast path (a call on it would cost the caller
+ * a stack frame). */
+static inline fp_slot *fp__slot_of_region(const fp_frame *f)
+{
+    uintptr_t off = (uintptr_t)f - atomic_load_explicit(&fp__region.base, memory_order_relaxed);
+    if (FP_UNLIKELY(off >= atomic_load_explicit(&fp__region.top, memory_order_acquire)))
+        return NULL;
+    return fp__slot_of_key(f);
+}
+/* Outside the region: the heap table (region.c). */
+FP_HIDDEN fp_slot *fp__slot_of_slow(const fp_frame *f);
+static inline fp_slot *fp_slot_of(const fp_frame *f)
+{
+    if (!fp__region_readable(f, sizeof(*f)))
+        return NULL;
+    return fp__slot_of_key(f);
 }
 
 /* ---------------------------------------------------------------------------

@@ -933,6 +933,9 @@ int fp_slot_unref(fp_slot *s, const fp_site *site)
 
 FP_COLD static int unref_foreign(fp_frame *frame, const fp_site *site)
 {
+    fp_slot *s = fp__slot_of_slow(frame); /* a heap slot array (region.h) */
+    if (s)
+        return fp_slot_unref(s, site);
     foreign(frame, "fp_frame_unref", fp_site_file(site), fp_site_line(site), fp_site_func(site));
     return FP_ERR(EINVAL);
 }
@@ -943,7 +946,7 @@ int fp_frame_unref_site(fp_frame **pf, const fp_site *site)
     if (!pf || !(frame = *pf))
         return 0;
     *pf = NULL;
-    fp_slot *s = fp_slot_of(frame);
+    fp_slot *s = fp__slot_of_region(frame);
     if (FP_UNLIKELY(!s))
         return unref_foreign(frame, site);
     return slot_unref(s, site);

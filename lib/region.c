@@ -24,17 +24,20 @@
 
 fp__region_state fp__region;
 
-/* Reservation sizes tried in turn: 4 GiB is 2^20 pages (a 1 MiB byte map,
+/* Reservation sizes tried in turn: 4 GiB is 2^20 pages (a 1 MiB page map,
  * touched only where pools live), tens of thousands of pools. */
 static const size_t reserve_sizes[] = { (size_t)4 << 30, (size_t)1 << 30, (size_t)256 << 20 };
 
 enum { REGION_UNSET, REGION_RESERVED, REGION_HEAP };
 
-/* Guards the state, the byte map's writers and the first-fit hint. */
+/* Guards everything below but the heap table. */
 static pthread_mutex_t region_lock = PTHREAD_MUTEX_INITIALIZER;
 static int region_mode;          /* REGION_* */
-static size_t region_pages;      /* pages in the reservation */
+static uint8_t *region_base;
+static size_t region_pages;      /* usable pages; one more is reserved for the last guard */
+static uint8_t *page_used;       /* one byte per page */
 static size_t first_free;        /* no free page below it */
+static size_t top_pages;         /* fp__region.top in pages */
 static size_t pages_in_use;
 
 /* The heap table: sorted by start, guarded by table_lock. */
@@ -50,20 +53,23 @@ static void reserve_locked(void)
     region_mode = REGION_HEAP;
     for (size_t i = 0; i < sizeof(reserve_sizes) / sizeof(reserve_sizes[0]); i++) {
         size_t size = reserve_sizes[i], pages = size >> FP_REGION_PAGE_SHIFT;
-        void *base = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        void *base = mmap(NULL, size + FP_REGION_PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                          -1, 0);
         if (base == MAP_FAILED)
             continue;
-        void *map = mmap(NULL, pages + 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                         -1, 0);
-        if (map == MAP_FAILED) {
-            munmap(base, size);
+        void *map = mmap(NULL, pages, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        /* The first guard page. */
+        if (map == MAP_FAILED || mprotect(base, FP_REGION_PAGE, PROT_READ)) {
+            if (map != MAP_FAILED)
+                munmap(map, pages);
+            munmap(base, size + FP_REGION_PAGE);
             continue;
         }
+        region_base = base;
         region_pages = pages;
+        page_used = map;
         region_mode = REGION_RESERVED;
         atomic_store_explicit(&fp__region.base, (uintptr_t)base, RLX);
-        atomic_store_explicit(&fp__region.map, (_Atomic uint8_t *)map, RLX);
-        atomic_store_explicit(&fp__region.size, size, REL);
         return;
     }
 }
@@ -71,10 +77,9 @@ static void reserve_locked(void)
 /* First fit from the hint; the start page, or SIZE_MAX when full. */
 static size_t find_run_locked(size_t n)
 {
-    _Atomic uint8_t *map = atomic_load_explicit(&fp__region.map, RLX);
     size_t run = 0;
     for (size_t i = first_free; i < region_pages; i++) {
-        if (atomic_load_explicit(&map[i], RLX)) {
+        if (page_used[i]) {
             run = 0;
             continue;
         }
@@ -90,13 +95,21 @@ static void *region_take_locked(size_t size)
     size_t first = find_run_locked(n);
     if (first == SIZE_MAX)
         return NULL;
-    uint8_t *p = (uint8_t *)atomic_load_explicit(&fp__region.base, RLX) + (first << FP_REGION_PAGE_SHIFT);
+    uint8_t *p = region_base + (first << FP_REGION_PAGE_SHIFT);
     /* The pages are zero: fresh from the reservation, or remapped by a free. */
     if (mprotect(p, n << FP_REGION_PAGE_SHIFT, PROT_READ | PROT_WRITE))
         return NULL;
-    _Atomic uint8_t *map = atomic_load_explicit(&fp__region.map, RLX);
-    for (size_t i = 0; i < n; i++)
-        atomic_store_explicit(&map[first + i], 1, REL);
+    if (first + n > top_pages) {
+        /* Raising top: the page above the new top becomes the guard. */
+        if (mprotect(region_base + ((first + n) << FP_REGION_PAGE_SHIFT), FP_REGION_PAGE, PROT_READ)) {
+            mmap(p, n << FP_REGION_PAGE_SHIFT, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED,
+                 -1, 0);
+            return NULL;
+        }
+        top_pages = first + n;
+        atomic_store_explicit(&fp__region.top, top_pages << FP_REGION_PAGE_SHIFT, REL);
+    }
+    memset(page_used + first, 1, n);
     if (first == first_free)
         first_free = first + n;
     pages_in_use += n;
@@ -105,19 +118,18 @@ static void *region_take_locked(size_t size)
 
 static bool region_give_locked(void *ptr, size_t size)
 {
-    uintptr_t off = (uintptr_t)ptr - atomic_load_explicit(&fp__region.base, RLX);
-    if (region_mode != REGION_RESERVED || off >= atomic_load_explicit(&fp__region.size, RLX))
+    if (region_mode != REGION_RESERVED || (uint8_t *)ptr < region_base ||
+        (uint8_t *)ptr >= region_base + (region_pages << FP_REGION_PAGE_SHIFT))
         return false;
-    size_t first = off >> FP_REGION_PAGE_SHIFT, n = (size + FP_REGION_PAGE - 1) >> FP_REGION_PAGE_SHIFT;
-    _Atomic uint8_t *map = atomic_load_explicit(&fp__region.map, RLX);
-    for (size_t i = 0; i < n; i++)
-        atomic_store_explicit(&map[first + i], 0, REL);
-    /* A fresh PROT_NONE mapping in place drops the memory and its commit
-     * charge and makes the next user's pages zero; should it fail, the pages
-     * stay mapped and are zeroed by hand (taken again, mprotect is a no-op). */
-    if (mmap(ptr, n << FP_REGION_PAGE_SHIFT, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED,
+    size_t first = (size_t)((uint8_t *)ptr - region_base) >> FP_REGION_PAGE_SHIFT;
+    size_t n = (size + FP_REGION_PAGE - 1) >> FP_REGION_PAGE_SHIFT;
+    /* A fresh read-only mapping in place drops the memory and its commit
+     * charge; late readers see zeros, writers fault, the next user gets zero
+     * pages. Should it fail, the pages stay mapped and are zeroed by hand. */
+    if (mmap(ptr, n << FP_REGION_PAGE_SHIFT, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED,
              -1, 0) == MAP_FAILED)
         memset(ptr, 0, n << FP_REGION_PAGE_SHIFT);
+    memset(page_used + first, 0, n);
     if (first < first_free)
         first_free = first;
     pages_in_use -= n;
@@ -228,17 +240,10 @@ bool fp__region_readable_slow(const void *p, size_t n)
     uintptr_t a = (uintptr_t)p;
     if (!n || a + n < a)
         return false;
-    size_t size = atomic_load_explicit(&fp__region.size, ACQ);
     uintptr_t off = a - atomic_load_explicit(&fp__region.base, RLX);
-    if (off < size) {
-        if (n > size - off)
-            return false;
-        _Atomic uint8_t *map = atomic_load_explicit(&fp__region.map, RLX);
-        for (size_t i = off >> FP_REGION_PAGE_SHIFT; i <= (off + n - 1) >> FP_REGION_PAGE_SHIFT; i++)
-            if (!atomic_load_explicit(&map[i], RLX))
-                return false;
-        return true;
-    }
+    size_t top = atomic_load_explicit(&fp__region.top, ACQ);
+    if (off < top)
+        return n <= top + FP_REGION_PAGE - off; /* up to the guard page */
     if (!atomic_load_explicit(&fp__region.heap_blocks, ACQ))
         return false;
     pthread_rwlock_rdlock(&table_lock);
@@ -246,6 +251,11 @@ bool fp__region_readable_slow(const void *p, size_t n)
     bool ok = at != SIZE_MAX && a + n <= table[at].end;
     pthread_rwlock_unlock(&table_lock);
     return ok;
+}
+
+fp_slot *fp__slot_of_slow(const fp_frame *f)
+{
+    return fp__region_readable_slow(f, sizeof(*f)) ? fp__slot_of_key(f) : NULL;
 }
 
 int fp__region_force_heap(void)
@@ -259,7 +269,7 @@ int fp__region_force_heap(void)
 void fp__region_get_info(fp__region_info *info)
 {
     pthread_mutex_lock(&region_lock);
-    info->reserved_bytes = region_mode == REGION_RESERVED ? atomic_load_explicit(&fp__region.size, RLX) : 0;
+    info->reserved_bytes = region_mode == REGION_RESERVED ? region_pages << FP_REGION_PAGE_SHIFT : 0;
     info->pages_in_use = pages_in_use;
     pthread_mutex_unlock(&region_lock);
     pthread_rwlock_rdlock(&table_lock);

@@ -5,11 +5,15 @@
  * SPDX-License-Identifier: MIT
  *
  * One range of address space is reserved at first use (PROT_NONE,
- * MAP_NORESERVE: no memory, no commit charge) and carved in pages. A byte per
- * page says whether the page is in use (read/write, zero-filled when handed
- * out); a freed run goes back to PROT_NONE without memory. The check is a
- * subtraction, a compare and one or two loads of that byte map:
- * cheap enough for fp_frame_unref().
+ * MAP_NORESERVE: no memory, no commit charge) and carved in pages, first fit,
+ * from the bottom. Pages handed out are read/write and zero; a freed run is
+ * replaced by a fresh read-only mapping (no memory: reads see the zero page,
+ * a stray write faults). So every page below the high-water mark `top` (plus
+ * one read-only guard page above it) can be read without faulting, and the
+ * check is a subtraction and a compare, cheap enough for fp_frame_unref():
+ * what it guards is a read of a word that must then match a key mixed with
+ * its own address (frames, pools, oneVPL interfaces), which zeroed or
+ * recycled memory never does by accident.
  *
  * When the reservation fails (a small RLIMIT_AS, an exotic platform), or the
  * region is full, allocations come from the heap and are entered in a sorted
@@ -17,11 +21,11 @@
  * read lock, exact to the byte). The table is empty, and the lookup one load,
  * while everything fits in the region.
  *
- * A read through a checked pointer is safe as long as the object is not
- * freed concurrently: the objects are pools and their slots, which outlive
- * every frame and every reference the application holds. A pointer into a
- * pool freed on another thread between check and read is a use after free the
- * library cannot detect (doc/reliability.md).
+ * A read through a checked pointer never faults. Whether the object is still
+ * the one the caller meant is the key's business: a pointer into a pool freed
+ * since reads zeros (or a new pool's data) and fails its key; a slot re-used
+ * by a new pool at the same address is the undetectable case of
+ * doc/reliability.md.
  */
 #ifndef FP_REGION_H
 #define FP_REGION_H
@@ -34,13 +38,12 @@
 #define FP_REGION_PAGE_SHIFT 12
 #define FP_REGION_PAGE ((size_t)1 << FP_REGION_PAGE_SHIFT)
 
-/* Read-mostly; written once when the region is reserved (size last, with
- * release: a reader that sees a size sees the rest). */
+/* Read-mostly: base is written once, top only grows (release, after the
+ * pages below it are mapped). */
 typedef struct fp__region_state {
     _Atomic uintptr_t base;
-    _Atomic size_t size;              /* 0 until reserved (or never) */
-    _Atomic(_Atomic uint8_t *) map;   /* one byte per page, plus one spare */
-    _Atomic size_t heap_blocks;       /* table entries (heap allocations) */
+    _Atomic size_t top;           /* bytes below which every page was handed out */
+    _Atomic size_t heap_blocks;   /* table entries (heap allocations) */
 } fp__region_state;
 extern fp__region_state fp__region __attribute__((visibility("hidden")));
 
@@ -52,18 +55,15 @@ __attribute__((visibility("hidden"))) void fp__region_free(void *p, size_t size)
 /* The general check: heap table and n > one page. */
 __attribute__((visibility("hidden"))) bool fp__region_readable_slow(const void *p, size_t n);
 
-/* True when [p, p + n) lies in memory fp__region_alloc() handed out and has
- * not been freed. Never faults, never reads p. n > 0. */
+/* True when n bytes at p can be read without faulting and p lies in memory
+ * fp__region_alloc() handed out (still, or before: then the bytes read zero).
+ * Never reads p. n > 0. */
 static inline bool fp__region_readable(const void *p, size_t n)
 {
-    size_t size = atomic_load_explicit(&fp__region.size, memory_order_acquire);
     uintptr_t off = (uintptr_t)p - atomic_load_explicit(&fp__region.base, memory_order_relaxed);
-    if (__builtin_expect(off < size && n <= FP_REGION_PAGE, 1)) {
-        /* n <= one page: at most two pages, the last at most the spare entry. */
-        _Atomic uint8_t *map = atomic_load_explicit(&fp__region.map, memory_order_relaxed);
-        return atomic_load_explicit(&map[off >> FP_REGION_PAGE_SHIFT], memory_order_relaxed) &
-               atomic_load_explicit(&map[(off + n - 1) >> FP_REGION_PAGE_SHIFT], memory_order_relaxed);
-    }
+    /* n <= one page: the read ends at most in the guard page above top. */
+    if (__builtin_expect(n <= FP_REGION_PAGE && off < atomic_load_explicit(&fp__region.top, memory_order_acquire), 1))
+        return true;
     return fp__region_readable_slow(p, n);
 }
 
