@@ -46,6 +46,35 @@ typedef struct av_header {
     uint64_t frame_key; /* the fp_frame's address ^ AV_MAGIC */
 } av_header;
 
+/* Per-slot state (fp_slot_extra): the AVBuffer behind the slot's current
+ * AVBufferRefs, so the core's refcount can include FFmpeg's references
+ * (av_frame_ref, an encoder's queue). FFmpeg frees the AVBuffer right after
+ * our free callback returns; the callback clears `buffer` and waits for
+ * `readers` to drain, so a reader that saw the pointer finishes first
+ * (seq_cst on both sides: either the reader sees NULL or the callback sees
+ * the reader). */
+typedef struct av_slot {
+    _Atomic(AVBuffer *) buffer;
+    _Atomic int readers;
+} av_slot;
+
+static int av_refcount(fp_pool *pool, fp_slot *s, int refs)
+{
+    av_slot *as = fp_slot_extra(pool, s);
+    atomic_fetch_add(&as->readers, 1);
+    AVBuffer *b = atomic_load(&as->buffer);
+    int n = 0;
+    if (b) {
+        AVBufferRef probe = { .buffer = b }; /* av_buffer_get_ref_count reads ->buffer only */
+        n = av_buffer_get_ref_count(&probe);
+    }
+    atomic_fetch_sub_explicit(&as->readers, 1, REL);
+    /* The AVBuffer holds one core reference; its own count replaces it. */
+    if (!b)
+        return refs;
+    return refs - 1 + n > 0 ? refs - 1 + n : 0;
+}
+
 static void av_slot_backed(fp_pool *pool, fp_slot *s)
 {
     (void)pool;
@@ -62,11 +91,14 @@ static const fp_pool_ops av_ops = {
     .kind = "av",
     .slot_backed = av_slot_backed,
     .destroy = av_destroy,
+    .refcount = av_refcount,
 };
 
+/* Checks the pointer before reading through it (AVCodecContext.opaque may
+ * be anything). */
 static av_pool *av_state(const fp_pool *pool)
 {
-    return pool && pool->ops == &av_ops ? pool->adapter : NULL;
+    return fp__pool_check(pool) && pool->ops == &av_ops ? pool->adapter : NULL;
 }
 
 static enum fp_format core_format(enum AVPixelFormat fmt)
@@ -197,6 +229,7 @@ int fp_av_pool_create(fp_pool **out, enum AVPixelFormat fmt, int width, int heig
     cfg.align = align;
     fp_pool_params params = {
         .cfg = &cfg, .layout = &layout, .frame_format = core, .ops = &av_ops, .adapter = st,
+        .extra_size = sizeof(av_slot),
     };
     ret = fp_pool_create_ex(out, &params);
     if (ret < 0)
@@ -219,7 +252,12 @@ static void buffer_free(void *opaque, uint8_t *data)
 {
     (void)data;
     fp_frame *f = opaque;
-    fp_slot_unref((fp_slot *)((char *)f - offsetof(fp_slot, frame)), &buffer_free_site);
+    fp_slot *s = (fp_slot *)((char *)f - offsetof(fp_slot, frame));
+    av_slot *as = fp_slot_extra(s->pool, s);
+    atomic_store(&as->buffer, NULL);
+    while (atomic_load(&as->readers))
+        ; /* a refcount read of a few instructions (av_refcount) */
+    fp_slot_unref(s, &buffer_free_site);
 }
 
 /* Takes a slot and attaches it to `frame` as buf[0]/data/linesize. */
@@ -238,6 +276,7 @@ static int attach(fp_pool *pool, AVFrame *frame, int64_t timeout_us, const fp_si
         fp_slot_unref(s, site);
         return FP_ERR(ENOMEM);
     }
+    atomic_store_explicit(&((av_slot *)fp_slot_extra(pool, s))->buffer, buf->buffer, REL);
     frame->buf[0] = buf;
     memcpy(frame->data, pf->data, sizeof(pf->data));
     memcpy(frame->linesize, pf->linesize, sizeof(pf->linesize));
@@ -247,7 +286,10 @@ static int attach(fp_pool *pool, AVFrame *frame, int64_t timeout_us, const fp_si
 
 static int not_av_pool(fp_pool *pool, const char *what)
 {
-    if (pool)
+    if (pool && !fp__pool_check(pool)) {
+        fp_misuse_global_inc();
+        fp_log_cfg(NULL, FP_LOG_ERROR, "%s: %p is not a framepool pool", what, (void *)pool);
+    } else if (pool)
         fp_log(pool, FP_LOG_ERROR, "%s: the pool was not made by fp_av_pool_create", what);
     else
         fp_log_cfg(NULL, FP_LOG_ERROR, "%s: pool is NULL", what);

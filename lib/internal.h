@@ -14,6 +14,7 @@
 #include <stdio.h>
 
 #include "framepool/framepool.h"
+#include "region.h"
 
 #define FP_HIDDEN __attribute__((visibility("hidden")))
 #define FP_LIKELY(x) __builtin_expect(!!(x), 1)
@@ -136,11 +137,33 @@ static inline fp_slot *fp_slot_at(fp_slot *slots, uint32_t i)
 #define FP_FRAME_KEY ((uintptr_t)0x9e3779b97f4a7c15ull)
 static inline uintptr_t fp_frame_key(const fp_frame *f) { return (uintptr_t)f ^ FP_FRAME_KEY; }
 
-static inline fp_slot *fp_slot_of(const fp_frame *f)
+/* Slot arrays live in the bookkeeping region (region.h): a pointer that is
+ * not in it (a small heap object, a stack struct, NULL) is refused before its
+ * private word is read. */
+static inline fp_slot *fp__slot_of_key(const fp_frame *f)
 {
-    if (!f || f->fp_private != fp_frame_key(f))
+    if (f->fp_private != fp_frame_key(f))
         return NULL;
     return (fp_slot *)((char *)f - offsetof(fp_slot, frame));
+}
+/* The inline half, for hot paths: NULL for anything outside the region,
+ * which includes heap-allocated slot arrays; such callers retry with
+ * fp__slot_of_slow() off their fast path (a call on it would cost the caller
+ * a stack frame). */
+static inline fp_slot *fp__slot_of_region(const fp_frame *f)
+{
+    uintptr_t off = (uintptr_t)f - atomic_load_explicit(&fp__region.base, memory_order_relaxed);
+    if (FP_UNLIKELY(off >= atomic_load_explicit(&fp__region.top, memory_order_acquire)))
+        return NULL;
+    return fp__slot_of_key(f);
+}
+/* Outside the region: the heap table (region.c). */
+FP_HIDDEN fp_slot *fp__slot_of_slow(const fp_frame *f);
+static inline fp_slot *fp_slot_of(const fp_frame *f)
+{
+    if (!fp__region_readable(f, sizeof(*f)))
+        return NULL;
+    return fp__slot_of_key(f);
 }
 
 /* The free list's head word and its operations: freelist.h, its only owner.
@@ -160,6 +183,10 @@ typedef struct fp_pool_ops {
     void (*slot_backed)(fp_pool *pool, fp_slot *s);
     /* The pool is being freed: free the adapter state. */
     void (*destroy)(fp_pool *pool);
+    /* Optional: the frame's reference count seen by the application, given
+     * the core's `refs` (> 0), e.g. plus references held outside the core
+     * (FFmpeg's AVBufferRefs). Must not block or call back. */
+    int (*refcount)(fp_pool *pool, fp_slot *s, int refs);
 } fp_pool_ops;
 
 typedef struct fp_pool_params {
@@ -250,7 +277,19 @@ struct fp_pool {
     uint64_t id;
     int pins;
     bool doomed;
+
+    /* FP_POOL_MAGIC ^ own address while the pool exists (fp__pool_check). */
+    uintptr_t magic;
 };
+
+#define FP_POOL_MAGIC ((uintptr_t)0x46505f504f4f4c21ull) /* "FP_POOL!" */
+
+/* Whether `p` is a live pool: in the region and carrying its magic. Reads
+ * nothing through a pointer that fails the first test. */
+static inline bool fp__pool_check(const fp_pool *p)
+{
+    return fp__region_readable(p, sizeof(*p)) && p->magic == (FP_POOL_MAGIC ^ (uintptr_t)p);
+}
 
 static inline void *fp_slot_extra(const fp_pool *pool, const fp_slot *s)
 {

@@ -284,9 +284,10 @@ static void pool_free(fp_pool *pool, bool adapter_too)
         pthread_cond_destroy(&pool->cond);
         pthread_mutex_destroy(&pool->lock);
     }
-    free(pool->extra);
-    free(pool->slots);
-    free(pool);
+    fp__region_free(pool->extra, pool->extra_size * pool->capacity);
+    fp__region_free(pool->slots, (size_t)pool->capacity * FP_SLOT_SIZE);
+    pool->magic = 0;
+    fp__region_free(pool, sizeof(*pool));
 }
 
 void fp__pool_free(fp_pool *pool)
@@ -345,13 +346,13 @@ int fp_pool_create_ex(fp_pool **out, const fp_pool_params *params)
     if (params->layout)
         layout = *params->layout;
 
+    /* Pool, slots and per-slot state come from the region (region.h), zeroed,
+     * so pointers to them can be checked before anything reads through them. */
     ret = FP_ERR(ENOMEM);
     what = "the pool";
-    if (posix_memalign((void **)&pool, 64, sizeof(*pool)) || !pool) {
-        pool = NULL;
+    if (!(pool = fp__region_alloc(sizeof(*pool))))
         goto error;
-    }
-    memset(pool, 0, sizeof(*pool));
+    pool->magic = FP_POOL_MAGIC ^ (uintptr_t)pool;
     pool->capacity = (uint32_t)cfg->max_frames;
     pool->ops = params->ops;
     pool->adapter = params->adapter;
@@ -369,20 +370,13 @@ int fp_pool_create_ex(fp_pool **out, const fp_pool_params *params)
     snprintf(pool->name, sizeof(pool->name), "%s", cfg->name ? cfg->name : "pool");
 
     what = "the slots";
-    void *slots = NULL;
-    size_t slots_bytes = (size_t)cfg->max_frames * FP_SLOT_SIZE;
-    if (posix_memalign(&slots, 64, slots_bytes) || !slots)
+    if (!(pool->slots = fp__region_alloc((size_t)cfg->max_frames * FP_SLOT_SIZE)))
         goto error;
-    memset(slots, 0, slots_bytes);
-    pool->slots = slots;
     if (params->extra_size) {
         what = "the adapter's per-slot state";
         size_t extra_size = (params->extra_size + 63) & ~(size_t)63;
-        void *extra = NULL;
-        if (posix_memalign(&extra, 64, extra_size * (size_t)cfg->max_frames) || !extra)
+        if (!(pool->extra = fp__region_alloc(extra_size * (size_t)cfg->max_frames)))
             goto error;
-        memset(extra, 0, extra_size * (size_t)cfg->max_frames);
-        pool->extra = extra;
         pool->extra_size = extra_size;
     }
     what = "the lock";
@@ -1001,6 +995,9 @@ int fp_slot_unref(fp_slot *s, const fp_site *site)
 
 FP_COLD static int unref_foreign(fp_frame *frame, const fp_site *site)
 {
+    fp_slot *s = fp__slot_of_slow(frame); /* a heap slot array (region.h) */
+    if (s)
+        return fp_slot_unref(s, site);
     foreign(frame, "fp_frame_unref", fp_site_file(site), fp_site_line(site), fp_site_func(site));
     return FP_ERR(EINVAL);
 }
@@ -1011,7 +1008,7 @@ int fp_frame_unref_site(fp_frame **pf, const fp_site *site)
     if (!pf || !(frame = *pf))
         return 0;
     *pf = NULL;
-    fp_slot *s = fp_slot_of(frame);
+    fp_slot *s = fp__slot_of_region(frame);
     if (FP_UNLIKELY(!s))
         return unref_foreign(frame, site);
     return slot_unref(s, site);
@@ -1024,18 +1021,37 @@ int fp_frame_unref_at(fp_frame **pf, const char *file, int line, const char *fun
     return fp_frame_unref_site(pf, fp_site_intern(file, line, func));
 }
 
+/* The count the application sees: the core's, with the adapter's own
+ * holders (FFmpeg's AVBufferRefs) when it has any. */
+static int slot_refcount(fp_slot *s)
+{
+    int v = atomic_load_explicit(&s->refs, ACQ);
+    const fp_pool_ops *ops = s->pool->ops;
+    if (v > 0 && ops && ops->refcount)
+        v = ops->refcount(s->pool, s, v);
+    return v;
+}
+
 int fp_frame_refcount(const fp_frame *frame)
 {
     fp_slot *s = fp_slot_of(frame);
-    if (!s)
+    if (!s) {
+        if (frame)
+            foreign(frame, "fp_frame_refcount", NULL, 0, NULL);
         return FP_ERR(EINVAL);
-    return atomic_load_explicit(&s->refs, ACQ);
+    }
+    return slot_refcount(s);
 }
 
 int fp_frame_is_writable(const fp_frame *frame)
 {
     fp_slot *s = fp_slot_of(frame);
-    return s && atomic_load_explicit(&s->refs, ACQ) == 1;
+    if (!s) {
+        if (frame)
+            foreign(frame, "fp_frame_is_writable", NULL, 0, NULL);
+        return 0;
+    }
+    return slot_refcount(s) == 1;
 }
 
 /* ------------------------------------------------------------------------- */

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "region.h"
 #include "registry.h"
 
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -70,10 +71,12 @@ static void fork_prepare(void)
     pthread_mutex_lock(&reg_lock);
     for (fp_pool *p = reg_last; p; p = p->reg_prev)
         pthread_mutex_lock(&p->lock);
+    fp__region_fork_prepare();
 }
 
 static void fork_parent(void)
 {
+    fp__region_fork_parent();
     for (fp_pool *p = reg_first; p; p = p->reg_next)
         pthread_mutex_unlock(&p->lock);
     pthread_mutex_unlock(&reg_lock);
@@ -81,6 +84,7 @@ static void fork_parent(void)
 
 static void fork_child(void)
 {
+    fp__region_fork_child();
     fp_cached_tid = 0; /* the child has a thread id of its own */
     in_child = true;
     for (fp_pool *p = reg_first; p; p = p->reg_next) {

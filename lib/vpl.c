@@ -17,6 +17,9 @@
  * with the address is then checked, and the surface address must be a slot's
  * surface inside the pool's extra array, so a copy of a pool surface (or a
  * stack surface with a borrowed FrameInterface) is refused, not corrupted.
+ * The vpl_pool lives in the bookkeeping region (region.h), so a garbage
+ * FrameInterface (or one pointing at someone else's small object) is refused
+ * before anything is read through it.
  */
 #include <errno.h>
 #include <sched.h>
@@ -53,7 +56,7 @@ static bool is_vpl_pool(const fp_pool *pool);
 
 static inline vpl_pool *vpl_of_iface(const mfxFrameSurfaceInterface *fi)
 {
-    if (!fi)
+    if (!fp__region_readable(fi, sizeof(vpl_pool)))
         return NULL;
     vpl_pool *vp = (vpl_pool *)fi->Context;
     if (!vp || &vp->iface != fi || vp->key != (VPL_KEY ^ (uintptr_t)vp))
@@ -360,7 +363,7 @@ static void vpl_destroy(fp_pool *pool)
 {
     vpl_pool *vp = pool->adapter;
     vp->key = 0;
-    free(vp);
+    fp__region_free(vp, sizeof(*vp));
 }
 
 static const fp_pool_ops vpl_ops = {
@@ -372,7 +375,7 @@ static const fp_pool_ops vpl_ops = {
 
 static bool is_vpl_pool(const fp_pool *pool)
 {
-    return pool && pool->ops == &vpl_ops;
+    return fp__pool_check(pool) && pool->ops == &vpl_ops;
 }
 
 /* ------------------------------------------------------------------------- */
@@ -520,7 +523,7 @@ int fp_vpl_pool_create(fp_pool **out, const mfxFrameInfo *info, const fp_pool_co
         return FP_ERR(EOVERFLOW);
     }
 
-    vpl_pool *vp = calloc(1, sizeof(*vp));
+    vpl_pool *vp = fp__region_alloc(sizeof(*vp));
     if (!vp) {
         fp_log_cfg(&cfg, FP_LOG_ERROR, "fp_vpl_pool_create: out of memory");
         return FP_ERR(ENOMEM);
@@ -559,7 +562,7 @@ int fp_vpl_pool_create(fp_pool **out, const mfxFrameInfo *info, const fp_pool_co
     fp_pool *pool;
     int ret = fp_pool_create_ex(&pool, &params);
     if (ret < 0) {
-        free(vp);
+        fp__region_free(vp, sizeof(*vp));
         return ret;
     }
     vp->pool = pool;
@@ -587,8 +590,13 @@ int fp_vpl_frames_for_request(const mfxFrameAllocRequest *request, int app_frame
 
 int fp_vpl_pool_frame_info(const fp_pool *pool, mfxFrameInfo *info)
 {
-    if (!is_vpl_pool(pool) || !info)
+    if (!is_vpl_pool(pool) || !info) {
+        if (pool && !fp__pool_check(pool)) {
+            fp_misuse_global_inc();
+            fp_log_cfg(NULL, FP_LOG_ERROR, "fp_vpl_pool_frame_info: %p is not a framepool pool", (const void *)pool);
+        }
         return FP_ERR(EINVAL);
+    }
     *info = ((const vpl_pool *)pool->adapter)->info;
     return 0;
 }
@@ -602,8 +610,14 @@ int fp_vpl_acquire_site(fp_pool *pool, int64_t timeout_us, mfxFrameSurface1 **ou
         *out = NULL;
     if (FP_UNLIKELY(pool && !is_vpl_pool(pool))) {
         const char *file = fp_site_file(site);
-        fp_log(pool, FP_LOG_ERROR, "fp_vpl_acquire at %s:%d: not a pool made by fp_vpl_pool_create",
-               file ? file : "?", fp_site_line(site));
+        if (fp__pool_check(pool)) {
+            fp_log(pool, FP_LOG_ERROR, "fp_vpl_acquire at %s:%d: not a pool made by fp_vpl_pool_create",
+                   file ? file : "?", fp_site_line(site));
+        } else {
+            fp_misuse_global_inc();
+            fp_log_cfg(NULL, FP_LOG_ERROR, "fp_vpl_acquire at %s:%d: %p is not a framepool pool",
+                       file ? file : "?", fp_site_line(site), (void *)pool);
+        }
         return FP_ERR(EINVAL);
     }
     fp_frame *f;

@@ -47,6 +47,24 @@ static bool should_fail(const char *what)
     return fail;
 }
 
+/* The library's bookkeeping region (lib/region.h) allocates with mmap; its
+ * test hooks make those allocation points too. */
+bool fp__region_fail_hook(size_t size);
+void fp__region_note_hook(void *p, size_t size, bool alloc);
+bool fp__region_fail_hook(size_t size)
+{
+    (void)size;
+    return should_fail("region");
+}
+void fp__region_note_hook(void *p, size_t size, bool alloc)
+{
+    (void)size;
+    if (alloc)
+        aw_track(p);
+    else
+        aw_untrack(p);
+}
+
 bool aw_should_fail(void)
 {
     return should_fail("adapter allocation");

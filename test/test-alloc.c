@@ -120,6 +120,24 @@ void __wrap_free(void *ptr)
     __real_free(ptr);
 }
 
+/* The library's bookkeeping region (lib/region.h) allocates with mmap; its
+ * test hooks count those allocations like the wrapped ones. */
+bool fp__region_fail_hook(size_t size);
+void fp__region_note_hook(void *p, size_t size, bool alloc);
+bool fp__region_fail_hook(size_t size)
+{
+    (void)size;
+    return wrap_should_fail();
+}
+void fp__region_note_hook(void *p, size_t size, bool alloc)
+{
+    (void)size;
+    if (alloc)
+        wrap_track(p);
+    else
+        wrap_untrack(p);
+}
+
 /* Arms the counter: the `fail_at`-th allocation from now fails (0: none). */
 static void arm(int fail_at)
 {

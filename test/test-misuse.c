@@ -396,7 +396,9 @@ START_TEST(foreign_and_garbage_frames)
     MCASE(fp_frame_ref(pc) == NULL);
     foreign++;
     MCASE(fp_frame_refcount(pc) == FP_ERR(EINVAL));
+    foreign++;
     MCASE(fp_frame_is_writable(pc) == 0);
+    foreign++;
     MCASE(fp_frame_set_long_lived(pc) == FP_ERR(EINVAL));
     fp_frame_set_tag(pc, "copy");
     /* Zeroed, and garbage. */
@@ -410,6 +412,7 @@ START_TEST(foreign_and_garbage_frames)
         MCASE(fp_frame_unref(&pg) == FP_ERR(EINVAL) && pg == NULL);
         MCASE(fp_frame_ref(g) == NULL);
         MCASE(fp_frame_refcount(g) == FP_ERR(EINVAL));
+        foreign++;
         MCASE(fp_frame_set_long_lived(g) == FP_ERR(EINVAL));
         fp_frame_set_tag(g, "garbage");
         fp_scope s;

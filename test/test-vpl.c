@@ -1020,6 +1020,73 @@ START_TEST(test_foreign_surfaces)
 }
 END_TEST
 
+/* Issue 12: a FrameInterface that is garbage, or points at someone else's
+ * small object, is refused before anything is read through it (SIGSEGV on
+ * fi->Context before, and a heap overflow under ASan). */
+START_TEST(test_garbage_frame_interface)
+{
+    pool = make_pool(MFX_FOURCC_NV12, 64, 64, 2, 0);
+    mfxFrameSurface1 *real = acquire_ok(pool, 0);
+    mfxFrameSurfaceInterface *fi = real->FrameInterface;
+    uint64_t global0 = fp_misuse_count();
+    int expect = 0;
+
+    mfxFrameSurface1 junk;
+    memset(&junk, 0x41, sizeof(junk)); /* FrameInterface = 0x4141414141414141 */
+    void *small = malloc(16);          /* a FrameInterface at a 16-byte heap object */
+    ck_assert_ptr_nonnull(small);
+    memset(small, 0x41, 16);
+    uint64_t word = 0x4141414141414141ull; /* ... and at an 8-byte stack object */
+    void *targets[] = { NULL, small, &word, (void *)(uintptr_t)0x4141414141414141ull, (void *)(uintptr_t)8,
+                        real };        /* the surface itself, inside the region */
+    for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
+        if (targets[i])
+            junk.FrameInterface = targets[i];
+        mfxFrameSurface1 *p = &junk;
+        ck_assert_ptr_null(fp_vpl_surface_frame(p));
+        ck_assert_int_eq(fp_vpl_release(&p), FP_ERR(EINVAL));
+        ck_assert_ptr_null(p);
+        mfxU32 c = 7;
+        mfxHDL h;
+        mfxResourceType rt;
+        mfxHandleType ht;
+        ck_assert_int_eq(fi->AddRef(&junk), MFX_ERR_INVALID_HANDLE);
+        ck_assert_int_eq(fi->Release(&junk), MFX_ERR_INVALID_HANDLE);
+        ck_assert_int_eq(fi->GetRefCounter(&junk, &c), MFX_ERR_INVALID_HANDLE);
+        ck_assert_int_eq(fi->Map(&junk, MFX_MAP_READ), MFX_ERR_INVALID_HANDLE);
+        ck_assert_int_eq(fi->Unmap(&junk), MFX_ERR_INVALID_HANDLE);
+        ck_assert_int_eq(fi->GetNativeHandle(&junk, &h, &rt), MFX_ERR_INVALID_HANDLE);
+        ck_assert_int_eq(fi->GetDeviceHandle(&junk, &h, &ht), MFX_ERR_INVALID_HANDLE);
+        ck_assert_int_eq(fi->Synchronize(&junk, 0), MFX_ERR_INVALID_HANDLE);
+        expect += 9; /* everything but fp_vpl_surface_frame counts */
+        ck_assert_uint_eq(fp_misuse_count() - global0, (uint64_t)expect);
+    }
+    ck_assert(memcmp(small, (uint8_t[16]){ [0 ... 15] = 0x41 }, 16) == 0); /* never written */
+    free(small);
+
+    /* Pool arguments that are not pools: a small heap object, a frame. */
+    void *notpool = calloc(1, 16);
+    ck_assert_ptr_nonnull(notpool);
+    mfxFrameSurface1 *got = (mfxFrameSurface1 *)(uintptr_t)1;
+    ck_assert_int_eq(fp_vpl_acquire((fp_pool *)notpool, 0, &got), FP_ERR(EINVAL));
+    ck_assert_ptr_null(got);
+    got = (mfxFrameSurface1 *)(uintptr_t)1;
+    ck_assert_int_eq(fp_vpl_acquire((fp_pool *)(void *)real, 0, &got), FP_ERR(EINVAL));
+    ck_assert_ptr_null(got);
+    mfxFrameInfo info;
+    ck_assert_int_eq(fp_vpl_pool_frame_info((fp_pool *)notpool, &info), FP_ERR(EINVAL));
+    ck_assert_uint_eq(fp_misuse_count() - global0, (uint64_t)expect + 3);
+    free(notpool);
+
+    /* The pool is untouched. */
+    ck_assert_uint_eq(refcount_of(real), 1);
+    fp_pool_stats st = stats_of(pool);
+    ck_assert_uint_eq(st.misuse, 0);
+    ck_assert_uint_eq(st.live, 1);
+    ck_assert_int_eq(fp_vpl_release(&real), 0);
+}
+END_TEST
+
 START_TEST(test_surface_of_other_pool)
 {
     /* A surface of pool B passed to pool A's interface is still B's: the
@@ -1735,6 +1802,7 @@ Suite *fp_test_suite(void)
     tc = tcase_create("misuse");
     tcase_add_checked_fixture(tc, NULL, teardown);
     tcase_add_test(tc, test_foreign_surfaces);
+    tcase_add_test(tc, test_garbage_frame_interface);
     tcase_add_test(tc, test_surface_of_other_pool);
     suite_add_tcase(s, tc);
 

@@ -445,6 +445,7 @@ static void op_foreign(state *s)
         break;
     case 2:
         CHECK(fp_frame_refcount(p) == FP_ERR(EINVAL) && !fp_frame_is_writable(p), "foreign refcount");
+        s->foreign += 2; /* both are counted (issue 12) */
         CHECK(fp_frame_set_long_lived(p) == FP_ERR(EINVAL), "foreign long-lived");
         fp_frame_set_tag(p, "x"); /* a no-op */
         break;
