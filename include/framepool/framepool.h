@@ -376,6 +376,12 @@ FP_API fp_frame *fp_frame_ref_site(fp_frame *frame, const fp_site *site);
  *         the log names the acquire site and both release sites);
  *         FP_ERR(EINVAL) the pointer is not a frame of any pool.
  *         In both error cases nothing in any pool is changed except the misuse counters.
+ *
+ * Not detectable: a second release after the slot was acquired again by
+ * someone else (pools reuse the last returned slot first, so this is the
+ * common form of a double release) drops the new owner's reference, and the
+ * frame may then be handed out twice. See doc/reliability.md, "What cannot
+ * be detected".
  */
 FP_API int fp_frame_unref_at(fp_frame **frame, const char *file, int line, const char *func);
 
