@@ -119,12 +119,7 @@ _Static_assert(offsetof(fp_slot, gen) / 64 == 1 && offsetof(fp_slot, acq_time) /
                    offsetof(fp_slot, frame.pts) / 64 == 1 && offsetof(fp_slot, frame.opaque) / 64 == 1,
                "the fields every cycle writes share one cache line");
 
-#define FP_MARK_LONG_LIVED (1u << 0)
-#define FP_MARK_WATCHDOG   (1u << 1)
-/* Bits 2..15 of marks: the tag's sequence count (track.c), odd (FP_MARK_TAG_BUSY
- * set) while fp_frame_set_tag() writes the tag words. */
-#define FP_MARK_TAG_BUSY   (1u << 2)
-#define FP_MARK_TAG_SEQ    ((uint16_t)~(FP_MARK_TAG_BUSY - 1))
+/* FP_MARK_*: the tracking record's marks, in record.h. */
 
 static inline fp_slot *fp_slot_at(fp_slot *slots, uint32_t i)
 {
@@ -402,30 +397,12 @@ static inline const char *fp_site_file(const fp_site *s) { return s ? s->file : 
 static inline const char *fp_site_func(const fp_site *s) { return s ? s->func : NULL; }
 static inline int fp_site_line(const fp_site *s) { return s ? s->line : 0; }
 
-/* Writes the acquire record but the time (see track.c for the sequence lock). */
-static inline void fp_track_acquire(fp_slot *s, uint64_t seq, const fp_site *site)
-{
-    /* Orders these stores after the previous owner's gen store for walkers
-     * (pairs with the walker's acquire fence). */
-    atomic_thread_fence(REL);
-    atomic_store_explicit(&s->acq_site, site, RLX);
-    atomic_store_explicit(&s->acq_tid, (uint32_t)fp_thread_id(), RLX);
-    atomic_store_explicit(&s->seq, seq, RLX);
-    atomic_store_explicit(&s->marks, 0, RLX);
-    atomic_store_explicit(&s->tag[0], 0, RLX);
-}
 /* Scans for stale frames when due at `now` (called after acquires). */
 FP_HIDDEN FP_COLD void fp_watchdog_tick(fp_pool *pool, uint64_t now);
 FP_HIDDEN int fp_watchdog_scan(fp_pool *pool);
 /* Turns the watchdog off and waits until no callback of it runs on another
  * thread (fp_pool_unref: the app's ud dies with its reference). */
 FP_HIDDEN void fp__watchdog_disable(fp_pool *pool);
-/* Release: a reader that loads the pointer with acquire (double-release
- * reports) also sees the fields of a site the table has just filled. */
-static inline void fp_track_release(fp_slot *s, const fp_site *site)
-{
-    atomic_store_explicit(&s->rel_site, site, REL);
-}
 FP_HIDDEN void fp_track_leak_report(fp_pool *pool, int level, const char *why);
 FP_HIDDEN void fp_track_double_release(fp_slot *s, const fp_site *site);
 
@@ -472,5 +449,7 @@ FP_HIDDEN int fp__membuf_finish(fp__membuf *m, FILE *out);
 /* trace.c: FRAMEPOOL_TRACE, parsed once (unknown words warn once). */
 #define FP__TRACE_LEAKS (1u << 0) /* leak report of every pool at exit */
 FP_HIDDEN unsigned fp__trace_flags(void);
+
+#include "record.h"
 
 #endif /* FP_INTERNAL_H */

@@ -728,7 +728,7 @@ FP_COLD static int acquire_bad_args(fp_pool *pool, int64_t timeout_us, fp_frame 
 FP_COLD static void acquire_flags(fp_pool *pool, fp_slot *s)
 {
     if ((pool->flags & FP_POOL_POISON) && fp_unpoison(pool, s))
-        report_poison_damage(pool, atomic_load_explicit(&s->rel_site, ACQ));
+        report_poison_damage(pool, fp__rec_release_site(s));
     if (pool->flags & FP_POOL_ZERO)
         memset(s->mem + pool->layout.offset[0], 0, pool->layout.size - pool->layout.offset[0]);
 }
@@ -751,16 +751,11 @@ static inline __attribute__((always_inline)) int hand_out(fp_pool *pool, fp_slot
     uint64_t seq = fl_seq_of_tag(pool, fl_tag_of(nh));
     uint64_t now = 0;
     if (FP_LIKELY(!(slow & FP_SLOW_UNTRACKED))) {
-        fp_track_acquire(s, seq, site);
+        fp__rec_acquire(s, seq, site);
         now = fp_clock_now();
-        atomic_store_explicit(&s->acq_time, now, RLX);
+        fp__rec_set_time(s, now);
     } else {
-        /* Untracked: no site or time, but the sequence (checkpoints), the
-         * long-lived mark and the tag are per acquisition all the same. */
-        atomic_thread_fence(REL); /* after the previous owner's gen, for walkers */
-        atomic_store_explicit(&s->seq, seq, RLX);
-        atomic_store_explicit(&s->marks, 0, RLX);
-        atomic_store_explicit(&s->tag[0], 0, RLX);
+        fp__rec_acquire_untracked(s, seq);
     }
     if (FP_UNLIKELY(slow & FP_SLOW_FLAGS))
         acquire_flags(pool, s);
@@ -980,7 +975,7 @@ static inline int slot_unref(fp_slot *s, const fp_site *site)
     fp_pool *pool = s->pool;
     unsigned slow = pool->slow_rel;
     if (FP_LIKELY(!(slow & FP_SLOW_UNTRACKED)))
-        fp_track_release(s, site);
+        fp__rec_release(s, site);
     if (FP_UNLIKELY(slow & (FP_SLOW_ADAPTER | FP_SLOW_FLAGS)))
         fp_pool_release_slot(pool, s); /* defers for a runtime, or poisons */
     else
@@ -1073,7 +1068,7 @@ int fp_pool_trim(fp_pool *pool)
         uint32_t next = atomic_load_explicit(&s->next, RLX);
         if (atomic_load_explicit(&pool->allocated, RLX) > (uint32_t)pool->min_frames) {
             if ((pool->flags & FP_POOL_POISON) && fp_unpoison(pool, s) && !damaged++)
-                damaged_rel = atomic_load_explicit(&s->rel_site, ACQ);
+                damaged_rel = fp__rec_release_site(s);
             uint8_t *mem = s->mem;
             memcpy(mem, &chain, sizeof(chain));
             chain = mem;

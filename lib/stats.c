@@ -35,8 +35,8 @@ int fp_pool_get_stats(fp_pool *pool, fp_pool_stats *st)
         released += g / 2;
         if (g & 1) {
             live++;
-            if (pool->track && !(atomic_load_explicit(&s->marks, RLX) & FP_MARK_LONG_LIVED)) {
-                uint64_t t = atomic_load_explicit(&s->acq_time, RLX);
+            if (pool->track) {
+                uint64_t t = fp__rec_age_base(s);
                 if (t < oldest)
                     oldest = t;
             }

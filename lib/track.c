@@ -26,8 +26,8 @@ void fp_track_double_release(fp_slot *s, const fp_site *site)
                (void *)&s->frame, or_q(fp_site_file(site)), fp_site_line(site), or_q(fp_site_func(site)));
         return;
     }
-    const fp_site *acq = atomic_load_explicit(&s->acq_site, ACQ);
-    const fp_site *rel = atomic_load_explicit(&s->rel_site, ACQ);
+    const fp_site *acq = fp__rec_acquire_site(s);
+    const fp_site *rel = fp__rec_release_site(s);
     fp_log(pool, FP_LOG_ERROR,
            "double release of frame %p at %s:%d in %s(): acquired at %s:%d in %s(), "
            "already released at %s:%d in %s()",

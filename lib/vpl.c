@@ -189,7 +189,7 @@ static mfxStatus MFX_CDECL vpl_add_ref(mfxFrameSurface1 *surf)
     int v = atomic_load_explicit(&s->refs, RLX);
     do {
         if (FP_UNLIKELY(v <= 0)) {
-            const fp_site *rel = atomic_load_explicit(&s->rel_site, ACQ);
+            const fp_site *rel = fp__rec_release_site(s);
             const char *f = fp_site_file(rel);
             fp_log(s->pool, FP_LOG_ERROR,
                    "FrameInterface->AddRef of surface %p whose reference count is 0 (released at %s:%d)",
