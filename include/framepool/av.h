@@ -153,7 +153,10 @@ FP_API int fp_av_frame_get_buffer_site(fp_pool *pool, AVFrame *frame, int64_t ti
  * @param flags AV_GET_BUFFER_FLAG_* from the decoder
  * @return 0 or a negative AVERROR: AVERROR(ENOBUFS) pool exhausted for
  *         get_buffer_timeout_us; AVERROR(ESHUTDOWN) pool closed;
- *         AVERROR(EINVAL) NULL arguments or `opaque` not an AV pool;
+ *         AVERROR(EINVAL) NULL arguments or `opaque` not an AV pool (checked
+ *         before anything is read through it: the application's own struct,
+ *         however small, is refused with a log line and counted in
+ *         fp_misuse_count());
  *         AVERROR(ENOSYS) libavcodec's functions not found in the process;
  *         AVERROR(ENOMEM); or the error of avcodec_default_get_buffer2() on a fallback
  */

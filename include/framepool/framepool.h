@@ -402,17 +402,22 @@ FP_API int fp_frame_unref_site(fp_frame **frame, const fp_site *site);
 #endif
 
 /**
- * Reads a frame's reference count.
+ * Reads a frame's reference count. For a frame of an AV pool (framepool/av.h)
+ * this includes FFmpeg's references to its buffer (av_frame_ref copies,
+ * av_buffer_ref, an encoder's queue): one per AVBufferRef instead of the one
+ * core reference the AVBuffer holds.
  * @param frame a pool frame
- * @return the count, or FP_ERR(EINVAL) for NULL or a foreign pointer
+ * @return the count, or FP_ERR(EINVAL) for NULL or a foreign pointer (a
+ *         foreign pointer is logged and counted in fp_misuse_count())
  */
 FP_API int fp_frame_refcount(const fp_frame *frame);
 
 /**
  * Tells whether the pixels may be written: the caller holds the only reference.
  * @param frame a pool frame
- * @return 1 when the reference count is 1, 0 otherwise (also for NULL or a
- *         foreign pointer)
+ * @return 1 when the reference count (fp_frame_refcount()) is 1, 0 otherwise
+ *         (also for NULL or a foreign pointer; a foreign pointer is logged and
+ *         counted in fp_misuse_count())
  */
 FP_API int fp_frame_is_writable(const fp_frame *frame);
 

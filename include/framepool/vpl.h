@@ -40,7 +40,10 @@
  * `FrameInterface` of a pool surface (every function returns MFX_ERR_NULL_PTR
  * for a NULL surface or NULL output argument, and MFX_ERR_INVALID_HANDLE for a
  * surface that is not a pool surface: no or a foreign
- * `FrameInterface`, or a copy of a pool surface — counted as misuse):
+ * `FrameInterface`, or a copy of a pool surface — counted as misuse; a
+ * `FrameInterface` pointer is checked against the pools' memory before
+ * anything is read through it, so garbage or a pointer to someone else's
+ * small object is refused, not dereferenced):
  * - `AddRef`: MFX_ERR_NONE; MFX_ERR_UNDEFINED_BEHAVIOR when the count is 0
  *   (the surface was released: it is not revived; logged, counted as misuse).
  * - `Release`: MFX_ERR_NONE (the last one returns the surface, or defers it
