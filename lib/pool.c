@@ -367,7 +367,7 @@ int fp_pool_create_ex(fp_pool **out, const fp_pool_params *params)
     pool->log = cfg->log;
     pool->log_opaque = cfg->log_opaque;
     pool->log_level = cfg->log_level;
-    snprintf(pool->name, sizeof(pool->name), "%s", cfg->name ? cfg->name : "pool");
+    fp__strlcpy_utf8(pool->name, sizeof(pool->name), cfg->name ? cfg->name : "pool");
 
     what = "the slots";
     if (!(pool->slots = fp__region_alloc((size_t)cfg->max_frames * FP_SLOT_SIZE)))
@@ -806,7 +806,7 @@ extern __typeof__(fp_pool_acquire_site) fp_pool_acquire_site
 int fp_pool_acquire_at(fp_pool *pool, int64_t timeout_us, fp_frame **out, const char *file, int line,
                        const char *func)
 {
-    return fp_pool_acquire_internal(pool, timeout_us, out, fp_site_intern(file, line, func));
+    return fp_pool_acquire_internal(pool, timeout_us, out, fp__site_intern_pool(fp__pool_check(pool) ? pool : NULL, file, line, func));
 }
 
 /* ------------------------------------------------------------------------- */

@@ -22,6 +22,7 @@
  * before anything is read through it.
  */
 #include <errno.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,6 +195,13 @@ static mfxStatus MFX_CDECL vpl_add_ref(mfxFrameSurface1 *surf)
             fp_log(s->pool, FP_LOG_ERROR,
                    "FrameInterface->AddRef of surface %p whose reference count is 0 (released at %s:%d)",
                    (void *)surf, f ? f : "?", fp_site_line(rel));
+            fp_pool_note_misuse(s->pool);
+            return MFX_ERR_UNDEFINED_BEHAVIOR;
+        }
+        if (FP_UNLIKELY(v == INT_MAX)) {
+            /* Saturated, as fp_frame_ref: pinned for good, never wrapped. */
+            fp_log(s->pool, FP_LOG_ERROR, "FrameInterface->AddRef of surface %p: reference count saturated",
+                   (void *)surf);
             fp_pool_note_misuse(s->pool);
             return MFX_ERR_UNDEFINED_BEHAVIOR;
         }
@@ -634,7 +642,7 @@ int fp_vpl_acquire_site(fp_pool *pool, int64_t timeout_us, mfxFrameSurface1 **ou
 int fp_vpl_acquire_at(fp_pool *pool, int64_t timeout_us, mfxFrameSurface1 **out, const char *file, int line,
                       const char *func)
 {
-    return fp_vpl_acquire_site(pool, timeout_us, out, fp_site_intern(file, line, func));
+    return fp_vpl_acquire_site(pool, timeout_us, out, fp__site_intern_pool(fp__pool_check(pool) ? pool : NULL, file, line, func));
 }
 
 int fp_vpl_release_site(mfxFrameSurface1 **ps, const fp_site *site)
