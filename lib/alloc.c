@@ -6,7 +6,7 @@
 
 #include "internal.h"
 
-void *fp_default_alloc(void *opaque, size_t size, size_t align)
+void *fp__default_alloc(void *opaque, size_t size, size_t align)
 {
     (void)opaque;
     void *p = NULL;
@@ -15,7 +15,7 @@ void *fp_default_alloc(void *opaque, size_t size, size_t align)
     return p;
 }
 
-void fp_default_free(void *opaque, void *ptr, size_t size)
+void fp__default_free(void *opaque, void *ptr, size_t size)
 {
     (void)opaque;
     (void)size;

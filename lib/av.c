@@ -46,7 +46,7 @@ typedef struct av_header {
     uint64_t frame_key; /* the fp_frame's address ^ AV_MAGIC */
 } av_header;
 
-/* Per-slot state (fp_slot_extra): the AVBuffer behind the slot's current
+/* Per-slot state (fp__slot_extra): the AVBuffer behind the slot's current
  * AVBufferRefs, so the core's refcount can include FFmpeg's references
  * (av_frame_ref, an encoder's queue). FFmpeg frees the AVBuffer right after
  * our free callback returns; the callback clears `buffer` and waits for
@@ -60,7 +60,7 @@ typedef struct av_slot {
 
 static int av_refcount(fp_pool *pool, fp_slot *s, int refs)
 {
-    av_slot *as = fp_slot_extra(pool, s);
+    av_slot *as = fp__slot_extra(pool, s);
     atomic_fetch_add(&as->readers, 1);
     AVBuffer *b = atomic_load(&as->buffer);
     int n = 0;
@@ -87,7 +87,7 @@ static void av_destroy(fp_pool *pool)
     free(pool->adapter);
 }
 
-static const fp_pool_ops av_ops = {
+static const fp__pool_ops av_ops = {
     .kind = "av",
     .slot_backed = av_slot_backed,
     .destroy = av_destroy,
@@ -123,10 +123,10 @@ static size_t align_up(size_t v, size_t a)
 }
 
 /* libavutil's own plane math on the padded geometry. */
-static int av_layout(enum AVPixelFormat fmt, int w, int h, int align, fp_layout *out, const char **why)
+static int av_layout(enum AVPixelFormat fmt, int w, int h, int align, fp__layout *out, const char **why)
 {
     const AVPixFmtDescriptor *d = av_pix_fmt_desc_get(fmt);
-    *out = (fp_layout){ 0 };
+    *out = (fp__layout){ 0 };
     if (!d) {
         *why = "is not a pixel format libavutil knows";
         return FP_ERR(EINVAL);
@@ -181,43 +181,43 @@ int fp_av_pool_create(fp_pool **out, enum AVPixelFormat fmt, int width, int heig
         cfg.max_frames = 16;
     }
     if (!out) {
-        fp_log_cfg(&cfg, FP_LOG_ERROR, "fp_av_pool_create: out is NULL");
+        fp__log_cfg(&cfg, FP_LOG_ERROR, "fp_av_pool_create: out is NULL");
         return FP_ERR(EINVAL);
     }
     const char *name = av_get_pix_fmt_name(fmt);
     enum fp_format core = core_format(fmt);
     if (cfg.format != FP_FMT_NONE && cfg.format != core) {
-        fp_log_cfg(&cfg, FP_LOG_ERROR, "fp_av_pool_create: cfg.format %s conflicts with pixel format %s",
-                   fp_format_name(cfg.format), name ? name : "?");
+        fp__log_cfg(&cfg, FP_LOG_ERROR, "fp_av_pool_create: cfg.format %s conflicts with pixel format %s",
+                   fp__format_name(cfg.format), name ? name : "?");
         return FP_ERR(EINVAL);
     }
     if ((cfg.width && cfg.width != width) || (cfg.height && cfg.height != height)) {
         int bad_w = cfg.width && cfg.width != width;
-        fp_log_cfg(&cfg, FP_LOG_ERROR, "fp_av_pool_create: cfg.%s %d conflicts with the %s argument %d",
+        fp__log_cfg(&cfg, FP_LOG_ERROR, "fp_av_pool_create: cfg.%s %d conflicts with the %s argument %d",
                    bad_w ? "width" : "height", bad_w ? cfg.width : cfg.height, bad_w ? "width" : "height",
                    bad_w ? width : height);
         return FP_ERR(EINVAL);
     }
     if (cfg.buffer_size) {
-        fp_log_cfg(&cfg, FP_LOG_ERROR, "fp_av_pool_create: cfg.buffer_size must be 0 for video frames");
+        fp__log_cfg(&cfg, FP_LOG_ERROR, "fp_av_pool_create: cfg.buffer_size must be 0 for video frames");
         return FP_ERR(EINVAL);
     }
     if (cfg.align < 1 || cfg.align > 4096 || (cfg.align & (cfg.align - 1))) {
-        fp_log_cfg(&cfg, FP_LOG_ERROR, "invalid config: align %d is not a power of two in 1..4096", cfg.align);
+        fp__log_cfg(&cfg, FP_LOG_ERROR, "invalid config: align %d is not a power of two in 1..4096", cfg.align);
         return FP_ERR(EINVAL);
     }
-    fp_layout layout;
+    fp__layout layout;
     const char *why = NULL;
     int align = cfg.align > AV_ALIGN ? cfg.align : AV_ALIGN;
     int ret = av_layout(fmt, width, height, align, &layout, &why);
     if (ret < 0) {
-        fp_log_cfg(&cfg, FP_LOG_ERROR, "fp_av_pool_create: pixel format %s (%d) at %dx%d: %s", name ? name : "?",
+        fp__log_cfg(&cfg, FP_LOG_ERROR, "fp_av_pool_create: pixel format %s (%d) at %dx%d: %s", name ? name : "?",
                    (int)fmt, width, height, why);
         return ret;
     }
     av_pool *st = calloc(1, sizeof(*st));
     if (!st) {
-        fp_log_cfg(&cfg, FP_LOG_ERROR, "fp_av_pool_create: out of memory");
+        fp__log_cfg(&cfg, FP_LOG_ERROR, "fp_av_pool_create: out of memory");
         return FP_ERR(ENOMEM);
     }
     st->fmt = fmt;
@@ -227,11 +227,11 @@ int fp_av_pool_create(fp_pool **out, enum AVPixelFormat fmt, int width, int heig
     cfg.width = width;
     cfg.height = height;
     cfg.align = align;
-    fp_pool_params params = {
+    fp__pool_params params = {
         .cfg = &cfg, .layout = &layout, .frame_format = core, .ops = &av_ops, .adapter = st,
         .extra_size = sizeof(av_slot),
     };
-    ret = fp_pool_create_ex(out, &params);
+    ret = fp__pool_create_ex(out, &params);
     if (ret < 0)
         free(st);
     return ret;
@@ -253,30 +253,30 @@ static void buffer_free(void *opaque, uint8_t *data)
     (void)data;
     fp_frame *f = opaque;
     fp_slot *s = (fp_slot *)((char *)f - offsetof(fp_slot, frame));
-    av_slot *as = fp_slot_extra(s->pool, s);
+    av_slot *as = fp__slot_extra(s->pool, s);
     atomic_store(&as->buffer, NULL);
     while (atomic_load(&as->readers))
         ; /* a refcount read of a few instructions (av_refcount) */
-    fp_slot_unref(s, &buffer_free_site);
+    fp__slot_unref(s, &buffer_free_site);
 }
 
 /* Takes a slot and attaches it to `frame` as buf[0]/data/linesize. */
 static int attach(fp_pool *pool, AVFrame *frame, int64_t timeout_us, const fp_site *site)
 {
     fp_frame *pf;
-    int ret = fp_pool_acquire_internal(pool, timeout_us, &pf, site);
+    int ret = fp__pool_acquire_internal(pool, timeout_us, &pf, site);
     if (ret < 0)
         return ret;
     fp_slot *s = (fp_slot *)((char *)pf - offsetof(fp_slot, frame));
     AVBufferRef *buf = av_buffer_create(s->mem, pool->layout.size, buffer_free, pf, 0);
     if (!buf) {
-        const char *file = fp_site_file(site);
-        fp_log(pool, FP_LOG_ERROR, "%s:%d: out of memory creating an AVBufferRef", file ? file : "?",
-               fp_site_line(site));
-        fp_slot_unref(s, site);
+        const char *file = fp__site_file(site);
+        fp__log(pool, FP_LOG_ERROR, "%s:%d: out of memory creating an AVBufferRef", file ? file : "?",
+               fp__site_line(site));
+        fp__slot_unref(s, site);
         return FP_ERR(ENOMEM);
     }
-    atomic_store_explicit(&((av_slot *)fp_slot_extra(pool, s))->buffer, buf->buffer, REL);
+    atomic_store_explicit(&((av_slot *)fp__slot_extra(pool, s))->buffer, buf->buffer, REL);
     frame->buf[0] = buf;
     memcpy(frame->data, pf->data, sizeof(pf->data));
     memcpy(frame->linesize, pf->linesize, sizeof(pf->linesize));
@@ -287,19 +287,19 @@ static int attach(fp_pool *pool, AVFrame *frame, int64_t timeout_us, const fp_si
 static int not_av_pool(fp_pool *pool, const char *what)
 {
     if (pool && !fp__pool_check(pool)) {
-        fp_misuse_global_inc();
-        fp_log_cfg(NULL, FP_LOG_ERROR, "%s: %p is not a framepool pool", what, (void *)pool);
+        fp__misuse_global_inc();
+        fp__log_cfg(NULL, FP_LOG_ERROR, "%s: %p is not a framepool pool", what, (void *)pool);
     } else if (pool)
-        fp_log(pool, FP_LOG_ERROR, "%s: the pool was not made by fp_av_pool_create", what);
+        fp__log(pool, FP_LOG_ERROR, "%s: the pool was not made by fp_av_pool_create", what);
     else
-        fp_log_cfg(NULL, FP_LOG_ERROR, "%s: pool is NULL", what);
+        fp__log_cfg(NULL, FP_LOG_ERROR, "%s: pool is NULL", what);
     return FP_ERR(EINVAL);
 }
 
 int fp_av_acquire_site(fp_pool *pool, int64_t timeout_us, AVFrame **out, const fp_site *site)
 {
     if (!out)
-        return pool ? (fp_log(pool, FP_LOG_ERROR, "fp_av_acquire: out is NULL"), FP_ERR(EINVAL))
+        return pool ? (fp__log(pool, FP_LOG_ERROR, "fp_av_acquire: out is NULL"), FP_ERR(EINVAL))
                     : not_av_pool(NULL, "fp_av_acquire");
     *out = NULL;
     av_pool *st = av_state(pool);
@@ -307,7 +307,7 @@ int fp_av_acquire_site(fp_pool *pool, int64_t timeout_us, AVFrame **out, const f
         return not_av_pool(pool, "fp_av_acquire");
     AVFrame *frame = av_frame_alloc();
     if (!frame) {
-        fp_log(pool, FP_LOG_ERROR, "fp_av_acquire: out of memory allocating an AVFrame");
+        fp__log(pool, FP_LOG_ERROR, "fp_av_acquire: out of memory allocating an AVFrame");
         return FP_ERR(ENOMEM);
     }
     int ret = attach(pool, frame, timeout_us, site);
@@ -325,29 +325,29 @@ int fp_av_acquire_site(fp_pool *pool, int64_t timeout_us, AVFrame **out, const f
 int fp_av_acquire_at(fp_pool *pool, int64_t timeout_us, AVFrame **out, const char *file, int line,
                      const char *func)
 {
-    return fp_av_acquire_site(pool, timeout_us, out, fp_site_intern(file, line, func));
+    return fp_av_acquire_site(pool, timeout_us, out, fp__site_intern(file, line, func));
 }
 
 int fp_av_frame_get_buffer_site(fp_pool *pool, AVFrame *frame, int64_t timeout_us, const fp_site *site)
 {
-    const char *file = fp_site_file(site);
-    int line = fp_site_line(site);
+    const char *file = fp__site_file(site);
+    int line = fp__site_line(site);
     av_pool *st = av_state(pool);
     if (!st)
         return not_av_pool(pool, "fp_av_frame_get_buffer");
     if (!frame) {
-        fp_log(pool, FP_LOG_ERROR, "fp_av_frame_get_buffer at %s:%d: frame is NULL", file ? file : "?", line);
+        fp__log(pool, FP_LOG_ERROR, "fp_av_frame_get_buffer at %s:%d: frame is NULL", file ? file : "?", line);
         return FP_ERR(EINVAL);
     }
     if (frame->buf[0] || frame->data[0]) {
-        fp_log(pool, FP_LOG_ERROR, "fp_av_frame_get_buffer at %s:%d: the frame already has buffers (unref it first)",
+        fp__log(pool, FP_LOG_ERROR, "fp_av_frame_get_buffer at %s:%d: the frame already has buffers (unref it first)",
                file ? file : "?", line);
         return FP_ERR(EINVAL);
     }
     if (frame->format != st->fmt || frame->width < 1 || frame->width > pool->width || frame->height < 1 ||
         frame->height > pool->height) {
         const char *have = av_get_pix_fmt_name((enum AVPixelFormat)frame->format);
-        fp_log(pool, FP_LOG_ERROR,
+        fp__log(pool, FP_LOG_ERROR,
                "fp_av_frame_get_buffer at %s:%d: frame is %s %dx%d, the pool holds %s up to %dx%d",
                file ? file : "?", line, have ? have : "none", frame->width, frame->height,
                av_get_pix_fmt_name(st->fmt), pool->width, pool->height);
@@ -359,7 +359,7 @@ int fp_av_frame_get_buffer_site(fp_pool *pool, AVFrame *frame, int64_t timeout_u
 int fp_av_frame_get_buffer_at(fp_pool *pool, AVFrame *frame, int64_t timeout_us, const char *file, int line,
                               const char *func)
 {
-    return fp_av_frame_get_buffer_site(pool, frame, timeout_us, fp_site_intern(file, line, func));
+    return fp_av_frame_get_buffer_site(pool, frame, timeout_us, fp__site_intern(file, line, func));
 }
 
 /* ------------------------------------------------------------------------- */
@@ -396,7 +396,7 @@ static int fallback(fp_pool *pool, av_pool *st, AVCodecContext *avctx, AVFrame *
     atomic_fetch_add_explicit(&pool->get_buffer_fallbacks, 1, RLX);
     if (!atomic_exchange_explicit(&st->fallback_logged, 1, RLX)) {
         const char *have = av_get_pix_fmt_name((enum AVPixelFormat)frame->format);
-        fp_log(pool, FP_LOG_WARN,
+        fp__log(pool, FP_LOG_WARN,
                "fp_av_get_buffer2 (%s): %s (frame %s %dx%d, pool %s %dx%d); using avcodec_default_get_buffer2 "
                "(logged once, counted in get_buffer_fallbacks)",
                avctx->codec ? avctx->codec->name : "?", why, have ? have : "none", frame->width, frame->height,
@@ -417,7 +417,7 @@ int fp_av_get_buffer2(AVCodecContext *avctx, AVFrame *frame, int flags)
     }
     pthread_once(&avc_once, avc_resolve);
     if (!avc_align || !avc_default_get_buffer2) {
-        fp_log(pool, FP_LOG_ERROR, "fp_av_get_buffer2: cannot find %s's functions in this process", AVC_SONAME);
+        fp__log(pool, FP_LOG_ERROR, "fp_av_get_buffer2: cannot find %s's functions in this process", AVC_SONAME);
         return AVERROR(ENOSYS);
     }
     if (avctx->codec_type != AVMEDIA_TYPE_VIDEO)
@@ -437,9 +437,9 @@ int fp_av_get_buffer2(AVCodecContext *avctx, AVFrame *frame, int flags)
 
     const char *codec = avctx->codec->name;
     /* The codec name is the function of the site: one table entry per codec. */
-    int ret = attach(pool, frame, pool->get_buffer_timeout_us, fp_site_intern("(decoder get_buffer2)", 0, codec));
+    int ret = attach(pool, frame, pool->get_buffer_timeout_us, fp__site_intern("(decoder get_buffer2)", 0, codec));
     if (ret == FP_ERR(EAGAIN) || ret == FP_ERR(ETIMEDOUT)) {
-        fp_log(pool, FP_LOG_WARN, "fp_av_get_buffer2 (%s): pool exhausted for %lld us; the decoder gets ENOBUFS",
+        fp__log(pool, FP_LOG_WARN, "fp_av_get_buffer2 (%s): pool exhausted for %lld us; the decoder gets ENOBUFS",
                codec, (long long)pool->get_buffer_timeout_us);
         return AVERROR(ENOBUFS);
     }
@@ -468,13 +468,13 @@ fp_frame *fp_av_frame_pool_frame(const AVFrame *frame)
     fp_frame *f = (fp_frame *)(uintptr_t)(h.frame_key ^ AV_MAGIC);
     if (av_buffer_get_opaque(frame->buf[0]) != f)
         return NULL;
-    return fp_slot_of(f) ? f : NULL;
+    return fp__slot_of(f) ? f : NULL;
 }
 
 int fp_av_frame_is_from(const fp_pool *pool, const AVFrame *frame)
 {
     fp_frame *f = fp_av_frame_pool_frame(frame);
-    return f && pool && fp_slot_of(f)->pool == pool;
+    return f && pool && fp__slot_of(f)->pool == pool;
 }
 
 int fp_av_frame_set_tag(AVFrame *frame, const char *tag)

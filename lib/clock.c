@@ -15,7 +15,7 @@
  * instead of 3.2 ns per read on the development machines). Resolved once at
  * load; glibc's function otherwise (other architectures, no vDSO as under
  * valgrind). Both read the same clock. */
-fp_gettime_fn fp_hot_gettime = clock_gettime;
+fp__gettime_fn fp__hot_gettime = clock_gettime;
 
 __attribute__((constructor)) static void resolve_vdso_clock(void)
 {
@@ -27,24 +27,24 @@ __attribute__((constructor)) static void resolve_vdso_clock(void)
     struct timespec ts;
     /* Kept only if it works for the clock we use (the vDSO stays mapped for
      * the life of the process, so the handle is never closed). */
-    if (fn && ((fp_gettime_fn)fn)(FP_HOT_CLOCK, &ts) == 0)
-        fp_hot_gettime = (fp_gettime_fn)fn;
+    if (fn && ((fp__gettime_fn)fn)(FP_HOT_CLOCK, &ts) == 0)
+        fp__hot_gettime = (fp__gettime_fn)fn;
     else
         dlclose(vdso);
 #endif
 }
 
-uint64_t fp_clock_precise(void)
+uint64_t fp__clock_precise(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-_Thread_local uint64_t fp_cached_tid __attribute__((tls_model("initial-exec")));
+_Thread_local uint64_t fp__cached_tid __attribute__((tls_model("initial-exec")));
 
-uint64_t fp_thread_id_slow(void)
+uint64_t fp__thread_id_slow(void)
 {
-    fp_cached_tid = (uint64_t)syscall(SYS_gettid);
-    return fp_cached_tid;
+    fp__cached_tid = (uint64_t)syscall(SYS_gettid);
+    return fp__cached_tid;
 }

@@ -104,7 +104,7 @@ static int pool_json(fp_pool *pool, FILE *out)
     fprintf(out, "{\"id\": %" PRIu64 ", \"name\": ", pool->id);
     json_string(out, pool->name);
     fprintf(out, ", \"format\": \"%s\", \"width\": %d, \"height\": %d, \"closed\": %s, \"tracked\": %s,\n",
-            fp_format_name(pool->format), pool->width, pool->height, st.closed ? "true" : "false",
+            fp__format_name(pool->format), pool->width, pool->height, st.closed ? "true" : "false",
             pool->track ? "true" : "false");
     fprintf(out,
             "  \"capacity\": %" PRIu32 ", \"allocated\": %" PRIu32 ", \"live\": %" PRIu32 ", \"idle\": %" PRIu32
@@ -168,7 +168,7 @@ int fp_registry_write_json(FILE *out)
         return ret;
     json_walk w = { m.f, 0, 0 };
     fputs("{\"pools\": [", m.f);
-    fp_registry_walk(registry_json_one, &w);
+    fp__registry_walk(registry_json_one, &w);
     fprintf(m.f, "%s], \"foreign_releases\": %" PRIu64 "}\n", w.n ? "\n" : "", fp_misuse_count());
     ret = fp__membuf_finish(&m, w.err < 0 ? NULL : out);
     return w.err < 0 ? w.err : ret;
@@ -273,7 +273,7 @@ int fp_registry_write_prometheus(FILE *out)
     if (!out)
         return FP_ERR(EINVAL);
     prom_walk w = { 0 };
-    fp_registry_walk(prom_collect, &w);
+    fp__registry_walk(prom_collect, &w);
     if (w.err) {
         free(w.pools);
         return w.err;

@@ -92,7 +92,7 @@ static inline fp_slot *fl_pop(fp_pool *pool, uint64_t *nh_out)
         uint32_t idx = H_IDX(h);
         if (FP_UNLIKELY(idx == FP_NIL))
             return NULL;
-        s = fp_slot_at(pool->slots, idx);
+        s = fp__slot_at(pool->slots, idx);
         nh = H_POP(h, atomic_load_explicit(&s->next, RLX));
         FP_INJECT();
     } while (!atomic_compare_exchange_weak_explicit(&pool->head, &h, nh, ACQ, ACQ));

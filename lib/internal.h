@@ -42,13 +42,13 @@ FP_HIDDEN void fp__inject_point(void);
 /* ---------------------------------------------------------------------------
  * Plane layout (layout.c)
  */
-typedef struct fp_layout {
+typedef struct fp__layout {
     int nb_planes;
     int linesize[4];
     size_t offset[4];
     size_t size;       /* bytes the planes use */
     size_t alloc_size; /* size + tail padding, what the allocator is asked for */
-} fp_layout;
+} fp__layout;
 
 /* Tail padding after the last plane, for SIMD that reads past the end. */
 #define FP_TAIL_PADDING 64
@@ -72,9 +72,9 @@ enum fp_layout_why {
 
 /* Fills `out`; returns 0, FP_ERR(EINVAL) or FP_ERR(EOVERFLOW) with `*why`
  * saying which input is bad. */
-FP_HIDDEN int fp_layout_compute(enum fp_format fmt, int width, int height, int align,
-                                size_t raw_size, fp_layout *out, enum fp_layout_why *why);
-FP_HIDDEN const char *fp_format_name(int fmt);
+FP_HIDDEN int fp__layout_compute(enum fp_format fmt, int width, int height, int align,
+                                size_t raw_size, fp__layout *out, enum fp_layout_why *why);
+FP_HIDDEN const char *fp__format_name(int fmt);
 
 /* ---------------------------------------------------------------------------
  * Slots. One per possible frame, allocated for max_frames at creation and never
@@ -101,7 +101,7 @@ typedef struct fp_slot {
     _Atomic uint64_t gen;
     _Atomic int refs;
     _Atomic uint32_t next;           /* free list / unbacked list link */
-    _Atomic uint64_t acq_time;       /* fp_clock_now() units */
+    _Atomic uint64_t acq_time;       /* fp__clock_now() units */
     /* 128: the tracking record */
     _Atomic(const fp_site *) acq_site;
     _Atomic(const fp_site *) rel_site;
@@ -121,7 +121,7 @@ _Static_assert(offsetof(fp_slot, gen) / 64 == 1 && offsetof(fp_slot, acq_time) /
 
 /* FP_MARK_*: the tracking record's marks, in record.h. */
 
-static inline fp_slot *fp_slot_at(fp_slot *slots, uint32_t i)
+static inline fp_slot *fp__slot_at(fp_slot *slots, uint32_t i)
 {
     return slots + i;
 }
@@ -130,14 +130,14 @@ static inline fp_slot *fp_slot_at(fp_slot *slots, uint32_t i)
  * a copy of the struct elsewhere, zeroed memory or another library's struct
  * does not match, and checking it reads nothing past the public struct. */
 #define FP_FRAME_KEY ((uintptr_t)0x9e3779b97f4a7c15ull)
-static inline uintptr_t fp_frame_key(const fp_frame *f) { return (uintptr_t)f ^ FP_FRAME_KEY; }
+static inline uintptr_t fp__frame_key(const fp_frame *f) { return (uintptr_t)f ^ FP_FRAME_KEY; }
 
 /* Slot arrays live in the bookkeeping region (region.h): a pointer that is
  * not in it (a small heap object, a stack struct, NULL) is refused before its
  * private word is read. */
 static inline fp_slot *fp__slot_of_key(const fp_frame *f)
 {
-    if (f->fp_private != fp_frame_key(f))
+    if (f->fp_private != fp__frame_key(f))
         return NULL;
     return (fp_slot *)((char *)f - offsetof(fp_slot, frame));
 }
@@ -154,7 +154,7 @@ static inline fp_slot *fp__slot_of_region(const fp_frame *f)
 }
 /* Outside the region: the heap table (region.c). */
 FP_HIDDEN fp_slot *fp__slot_of_slow(const fp_frame *f);
-static inline fp_slot *fp_slot_of(const fp_frame *f)
+static inline fp_slot *fp__slot_of(const fp_frame *f)
 {
     if (!fp__region_readable(f, sizeof(*f)))
         return NULL;
@@ -166,10 +166,10 @@ static inline fp_slot *fp_slot_of(const fp_frame *f)
 #define FP_SLOT_NIL 0xFFFFu
 
 /* ---------------------------------------------------------------------------
- * Adapters (av.c, vpl.c) create pools through fp_pool_create_ex() with their
+ * Adapters (av.c, vpl.c) create pools through fp__pool_create_ex() with their
  * own layout, per-slot state and hooks.
  */
-typedef struct fp_pool_ops {
+typedef struct fp__pool_ops {
     const char *kind; /* "av", "vpl" */
     /* The last reference was dropped: true returns the slot now; false defers
      * it (it stays live, "held by runtime") until a sweep finds it true. */
@@ -182,18 +182,18 @@ typedef struct fp_pool_ops {
      * the core's `refs` (> 0), e.g. plus references held outside the core
      * (FFmpeg's AVBufferRefs). Must not block or call back. */
     int (*refcount)(fp_pool *pool, fp_slot *s, int refs);
-} fp_pool_ops;
+} fp__pool_ops;
 
-typedef struct fp_pool_params {
+typedef struct fp__pool_params {
     const fp_pool_config *cfg;
-    const fp_layout *layout; /* NULL: computed from cfg */
+    const fp__layout *layout; /* NULL: computed from cfg */
     int frame_format;        /* fp_frame::format when layout is given */
-    const fp_pool_ops *ops;
-    size_t extra_size;       /* per-slot adapter bytes (fp_slot_extra) */
+    const fp__pool_ops *ops;
+    size_t extra_size;       /* per-slot adapter bytes (fp__slot_extra) */
     void *adapter;           /* pool-level adapter state, freed by ops->destroy */
-} fp_pool_params;
+} fp__pool_params;
 
-FP_HIDDEN int fp_pool_create_ex(fp_pool **out, const fp_pool_params *params);
+FP_HIDDEN int fp__pool_create_ex(fp_pool **out, const fp__pool_params *params);
 
 #define FP_SLOW_CLOSED    (1u << 0) /* acquires fail (ESHUTDOWN) */
 #define FP_SLOW_UNTRACKED (1u << 1) /* FP_POOL_NO_TRACK */
@@ -219,7 +219,7 @@ struct fp_pool {
     uint8_t slow_rel;               /* FP_SLOW_* but CLOSED */
     _Atomic uint64_t seq_hint;      /* a recent 64-bit sequence, to widen the 30-bit tag */
     _Atomic uint32_t peak_out;
-    fp_layout layout;
+    fp__layout layout;
     fp_allocator alloc;
     fp_log_cb log;
     void *log_opaque;
@@ -248,8 +248,8 @@ struct fp_pool {
     fp_watchdog_cb watchdog_cb;
     void *watchdog_ud;
 
-    /* Adapter hooks and state (see fp_pool_ops). */
-    const fp_pool_ops *ops;
+    /* Adapter hooks and state (see fp__pool_ops). */
+    const fp__pool_ops *ops;
     void *adapter;
     uint8_t *extra;
     size_t extra_size;
@@ -286,7 +286,7 @@ static inline bool fp__pool_check(const fp_pool *p)
     return fp__region_readable(p, sizeof(*p)) && p->magic == (FP_POOL_MAGIC ^ (uintptr_t)p);
 }
 
-static inline void *fp_slot_extra(const fp_pool *pool, const fp_slot *s)
+static inline void *fp__slot_extra(const fp_pool *pool, const fp_slot *s)
 {
     return pool->extra + (size_t)s->idx * pool->extra_size;
 }
@@ -333,26 +333,26 @@ static inline void fp__unlock(pthread_mutex_t *m)
 /* pool.c */
 /* Drops one reference of a slot (fp_frame_unref_at() without the pointer
  * checks): 0, or FP_ERR(EALREADY) after logging and counting a double release. */
-FP_HIDDEN int fp_slot_unref(fp_slot *s, const fp_site *site);
+FP_HIDDEN int fp__slot_unref(fp_slot *s, const fp_site *site);
 /* fp_pool_acquire_site() for adapters. */
-FP_HIDDEN int fp_pool_acquire_internal(fp_pool *pool, int64_t timeout_us, fp_frame **out, const fp_site *site);
+FP_HIDDEN int fp__pool_acquire_internal(fp_pool *pool, int64_t timeout_us, fp_frame **out, const fp_site *site);
 /* Returns deferred slots whose can_return is now true; the number returned.
  * May free the pool (its last frame returned after the app let go): the
  * caller must hold a reference or a registry pin (then the free is deferred
  * to the unpin). Takes pool->lock; calls no user callback under it. */
-FP_HIDDEN int fp_pool_sweep(fp_pool *pool);
+FP_HIDDEN int fp__pool_sweep(fp_pool *pool);
 /* Frees a pool whose last frame and holder are gone (registry.c calls it on
  * the last unpin of a doomed pool). No lock held. */
 FP_HIDDEN void fp__pool_free(fp_pool *pool);
 /* The last reference of a frame was dropped (core unref, adapters' release
  * paths): returns the slot or defers it. */
-FP_HIDDEN void fp_pool_release_slot(fp_pool *pool, fp_slot *s);
-FP_HIDDEN void fp_pool_note_misuse(fp_pool *pool);
+FP_HIDDEN void fp__pool_release_slot(fp_pool *pool, fp_slot *s);
+FP_HIDDEN void fp__pool_note_misuse(fp_pool *pool);
 
 /* log.c */
-FP_HIDDEN void fp_log(const fp_pool *pool, int level, const char *fmt, ...) FP_PRINTF(3, 4);
-FP_HIDDEN void fp_log_cfg(const fp_pool_config *cfg, int level, const char *fmt, ...) FP_PRINTF(3, 4);
-FP_HIDDEN void fp_misuse_global_inc(void);
+FP_HIDDEN void fp__log(const fp_pool *pool, int level, const char *fmt, ...) FP_PRINTF(3, 4);
+FP_HIDDEN void fp__log_cfg(const fp_pool_config *cfg, int level, const char *fmt, ...) FP_PRINTF(3, 4);
+FP_HIDDEN void fp__misuse_global_inc(void);
 
 /* clock.c: a cheap monotonic clock for the hot path, in ns.
  * CLOCK_MONOTONIC_COARSE is read from the vDSO without a syscall (resolution
@@ -363,48 +363,48 @@ FP_HIDDEN void fp_misuse_global_inc(void);
 #else
 # define FP_HOT_CLOCK CLOCK_MONOTONIC
 #endif
-typedef int (*fp_gettime_fn)(clockid_t, struct timespec *);
+typedef int (*fp__gettime_fn)(clockid_t, struct timespec *);
 /* clock_gettime, or the vDSO's own function when found (clock.c). */
-extern fp_gettime_fn fp_hot_gettime FP_HIDDEN;
-static inline uint64_t fp_clock_now(void)
+extern fp__gettime_fn fp__hot_gettime FP_HIDDEN;
+static inline uint64_t fp__clock_now(void)
 {
     struct timespec ts;
-    fp_hot_gettime(FP_HOT_CLOCK, &ts);
+    fp__hot_gettime(FP_HOT_CLOCK, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
-FP_HIDDEN uint64_t fp_clock_precise(void);
-FP_HIDDEN uint64_t fp_thread_id_slow(void);
+FP_HIDDEN uint64_t fp__clock_precise(void);
+FP_HIDDEN uint64_t fp__thread_id_slow(void);
 /* initial-exec: a plain %fs-relative load, no __tls_get_addr call. */
-extern _Thread_local uint64_t fp_cached_tid FP_HIDDEN __attribute__((tls_model("initial-exec")));
-static inline uint64_t fp_thread_id(void)
+extern _Thread_local uint64_t fp__cached_tid FP_HIDDEN __attribute__((tls_model("initial-exec")));
+static inline uint64_t fp__thread_id(void)
 {
-    uint64_t t = fp_cached_tid;
-    return FP_LIKELY(t) ? t : fp_thread_id_slow();
+    uint64_t t = fp__cached_tid;
+    return FP_LIKELY(t) ? t : fp__thread_id_slow();
 }
 
 /* alloc.c */
-FP_HIDDEN void *fp_default_alloc(void *opaque, size_t size, size_t align);
-FP_HIDDEN void fp_default_free(void *opaque, void *ptr, size_t size);
+FP_HIDDEN void *fp__default_alloc(void *opaque, size_t size, size_t align);
+FP_HIDDEN void fp__default_free(void *opaque, void *ptr, size_t size);
 
 /* track.c */
 /* The site of fp_*_at() callers: (file, line, func) looked up in a process-wide
  * table of sites (never freed, no allocation); NULL when all three are unset. */
-FP_HIDDEN const fp_site *fp_site_intern(const char *file, int line, const char *func);
-/* fp_site_intern() for a caller that has a pool: a table-full warning goes
- * through that pool's log callback (fp_site_intern() logs it to stderr). */
+FP_HIDDEN const fp_site *fp__site_intern(const char *file, int line, const char *func);
+/* fp__site_intern() for a caller that has a pool: a table-full warning goes
+ * through that pool's log callback (fp__site_intern() logs it to stderr). */
 FP_HIDDEN const fp_site *fp__site_intern_pool(const fp_pool *pool, const char *file, int line, const char *func);
-static inline const char *fp_site_file(const fp_site *s) { return s ? s->file : NULL; }
-static inline const char *fp_site_func(const fp_site *s) { return s ? s->func : NULL; }
-static inline int fp_site_line(const fp_site *s) { return s ? s->line : 0; }
+static inline const char *fp__site_file(const fp_site *s) { return s ? s->file : NULL; }
+static inline const char *fp__site_func(const fp_site *s) { return s ? s->func : NULL; }
+static inline int fp__site_line(const fp_site *s) { return s ? s->line : 0; }
 
 /* Scans for stale frames when due at `now` (called after acquires). */
-FP_HIDDEN FP_COLD void fp_watchdog_tick(fp_pool *pool, uint64_t now);
-FP_HIDDEN int fp_watchdog_scan(fp_pool *pool);
+FP_HIDDEN FP_COLD void fp__watchdog_tick(fp_pool *pool, uint64_t now);
+FP_HIDDEN int fp__watchdog_scan(fp_pool *pool);
 /* Turns the watchdog off and waits until no callback of it runs on another
  * thread (fp_pool_unref: the app's ud dies with its reference). */
 FP_HIDDEN void fp__watchdog_disable(fp_pool *pool);
-FP_HIDDEN void fp_track_leak_report(fp_pool *pool, int level, const char *why);
-FP_HIDDEN void fp_track_double_release(fp_slot *s, const fp_site *site);
+FP_HIDDEN void fp__track_leak_report(fp_pool *pool, int level, const char *why);
+FP_HIDDEN void fp__track_double_release(fp_slot *s, const fp_site *site);
 
 /* registry.c */
 FP_HIDDEN bool fp__registry_in_child(void);
@@ -414,9 +414,9 @@ FP_HIDDEN void fp__pool_forget_waiters(fp_pool *pool);
 FP_HIDDEN uint64_t fp__pool_checkpoint_seq(fp_pool *pool);
 
 /* poison.c */
-FP_HIDDEN void fp_poison(fp_pool *pool, fp_slot *s);
+FP_HIDDEN void fp__poison(fp_pool *pool, fp_slot *s);
 /* true when the idle memory was written (a write after release); logs nothing. */
-FP_HIDDEN bool fp_unpoison(fp_pool *pool, fp_slot *s);
+FP_HIDDEN bool fp__unpoison(fp_pool *pool, fp_slot *s);
 
 /* strutil.c: application strings (names, tags, sites) in outputs. */
 #define FP__UTF8_BAD (-1) /* the byte starts no valid character: skip it */

@@ -33,7 +33,7 @@ static const format_desc formats[FP_FMT_COUNT] = {
     [FP_FMT_GRAY8]   = { "gray8", 1, 0, { { 1, 0, 0 } } },
 };
 
-const char *fp_format_name(int fmt)
+const char *fp__format_name(int fmt)
 {
     if (fmt <= FP_FMT_NONE || fmt >= FP_FMT_COUNT)
         return "none";
@@ -53,10 +53,10 @@ static bool align_up(size_t v, size_t align, size_t *r)
     return true;
 }
 
-int fp_layout_compute(enum fp_format fmt, int width, int height, int align, size_t raw_size,
-                      fp_layout *out, enum fp_layout_why *why)
+int fp__layout_compute(enum fp_format fmt, int width, int height, int align, size_t raw_size,
+                      fp__layout *out, enum fp_layout_why *why)
 {
-    *out = (fp_layout){ 0 };
+    *out = (fp__layout){ 0 };
     *why = FP_LAYOUT_OK;
     if ((int)fmt <= FP_FMT_NONE || (int)fmt >= FP_FMT_COUNT) {
         *why = FP_LAYOUT_BAD_FORMAT;

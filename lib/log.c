@@ -23,7 +23,7 @@
 
 static _Atomic uint64_t global_misuse;
 
-void fp_misuse_global_inc(void)
+void fp__misuse_global_inc(void)
 {
     atomic_fetch_add_explicit(&global_misuse, 1, RLX);
 }
@@ -177,7 +177,7 @@ static void emit(fp_log_cb cb, void *opaque, int level, const char *name, const 
         fprintf(stderr, "framepool %s: %s\n", level_name(level), msg);
 }
 
-void fp_log(const fp_pool *pool, int level, const char *fmt, ...)
+void fp__log(const fp_pool *pool, int level, const char *fmt, ...)
 {
     if (level > pool->log_level)
         return;
@@ -187,7 +187,7 @@ void fp_log(const fp_pool *pool, int level, const char *fmt, ...)
     va_end(ap);
 }
 
-void fp_log_cfg(const fp_pool_config *cfg, int level, const char *fmt, ...)
+void fp__log_cfg(const fp_pool_config *cfg, int level, const char *fmt, ...)
 {
     if (cfg && level > cfg->log_level && cfg->log_level >= FP_LOG_ERROR)
         return;

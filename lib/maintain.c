@@ -10,8 +10,8 @@
  * last frame of a dropped pool, whose free is then deferred to the unpin. */
 static int maintain(fp_pool *pool)
 {
-    int n = fp_pool_sweep(pool);
-    fp_watchdog_scan(pool);
+    int n = fp__pool_sweep(pool);
+    fp__watchdog_scan(pool);
     return n;
 }
 
@@ -31,6 +31,6 @@ static int maintain_one(fp_pool *pool, void *ud)
 int fp_registry_maintain(void)
 {
     int n = 0;
-    fp_registry_walk(maintain_one, &n);
+    fp__registry_walk(maintain_one, &n);
     return n;
 }

@@ -2,7 +2,7 @@
  * FP_POOL_POISON: make idle pixel memory unusable so a write after release is
  * caught. Under AddressSanitizer the memory is marked poisoned, under valgrind
  * memcheck it is marked inaccessible; otherwise it is filled with a pattern
- * that fp_unpoison() checks when the frame is handed out again.
+ * that fp__unpoison() checks when the frame is handed out again.
  * SPDX-License-Identifier: MIT
  */
 #include <string.h>
@@ -28,7 +28,7 @@
 #define POISON_BYTE 0xA5
 
 /* From the first plane on: an adapter may keep a header before it. */
-void fp_poison(fp_pool *pool, fp_slot *s)
+void fp__poison(fp_pool *pool, fp_slot *s)
 {
     uint8_t *p = s->mem + pool->layout.offset[0];
     size_t n = pool->layout.alloc_size - pool->layout.offset[0];
@@ -44,7 +44,7 @@ void fp_poison(fp_pool *pool, fp_slot *s)
 /* Makes the memory usable again; true when the pattern shows a write after
  * release. Reports nothing itself: callers may hold pool->lock and report once
  * they have let go of it (a STRICT pool's report takes the lock). */
-bool fp_unpoison(fp_pool *pool, fp_slot *s)
+bool fp__unpoison(fp_pool *pool, fp_slot *s)
 {
     uint8_t *p = s->mem + pool->layout.offset[0];
     size_t n = pool->layout.alloc_size - pool->layout.offset[0];

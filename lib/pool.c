@@ -127,16 +127,16 @@ static int slot_back(fp_pool *pool, fp_slot *s)
     if (pool->ops && pool->ops->slot_backed)
         pool->ops->slot_backed(pool, s);
     if (pool->flags & FP_POOL_POISON)
-        fp_poison(pool, s);
+        fp__poison(pool, s);
     return 0;
 }
 
 FP_COLD static void report_poison_damage(fp_pool *pool, const fp_site *rel)
 {
-    const char *f = fp_site_file(rel);
-    fp_log(pool, FP_LOG_ERROR, "frame memory was written after release (last released at %s:%d)", f ? f : "?",
-           fp_site_line(rel));
-    fp_pool_note_misuse(pool);
+    const char *f = fp__site_file(rel);
+    fp__log(pool, FP_LOG_ERROR, "frame memory was written after release (last released at %s:%d)", f ? f : "?",
+           fp__site_line(rel));
+    fp__pool_note_misuse(pool);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -164,39 +164,39 @@ static bool all_zero(const uint8_t *p, size_t n)
 
 static void log_layout_error(const fp_pool_config *cfg, enum fp_layout_why why)
 {
-    const char *fmt = fp_format_name(cfg->format);
+    const char *fmt = fp__format_name(cfg->format);
     switch (why) {
     case FP_LAYOUT_BAD_FORMAT:
-        fp_log_cfg(cfg, FP_LOG_ERROR, "invalid config: format %d is not an enum fp_format value", (int)cfg->format);
+        fp__log_cfg(cfg, FP_LOG_ERROR, "invalid config: format %d is not an enum fp_format value", (int)cfg->format);
         break;
     case FP_LAYOUT_BAD_ALIGN:
-        fp_log_cfg(cfg, FP_LOG_ERROR, "invalid config: align %d is not a power of two in 1..4096", cfg->align);
+        fp__log_cfg(cfg, FP_LOG_ERROR, "invalid config: align %d is not a power of two in 1..4096", cfg->align);
         break;
     case FP_LAYOUT_RAW_NEEDS_SIZE:
-        fp_log_cfg(cfg, FP_LOG_ERROR, "invalid config: buffer_size %zu must be > 0 for FP_FMT_RAW", cfg->buffer_size);
+        fp__log_cfg(cfg, FP_LOG_ERROR, "invalid config: buffer_size %zu must be > 0 for FP_FMT_RAW", cfg->buffer_size);
         break;
     case FP_LAYOUT_IMAGE_SIZE:
-        fp_log_cfg(cfg, FP_LOG_ERROR, "invalid config: buffer_size %zu must be 0 for image formats",
+        fp__log_cfg(cfg, FP_LOG_ERROR, "invalid config: buffer_size %zu must be 0 for image formats",
                    cfg->buffer_size);
         break;
     case FP_LAYOUT_RAW_WIDTH:
     case FP_LAYOUT_RAW_HEIGHT:
-        fp_log_cfg(cfg, FP_LOG_ERROR, "invalid config: %s must be 0 for FP_FMT_RAW",
+        fp__log_cfg(cfg, FP_LOG_ERROR, "invalid config: %s must be 0 for FP_FMT_RAW",
                    why == FP_LAYOUT_RAW_WIDTH ? "width" : "height");
         break;
     case FP_LAYOUT_ODD_WIDTH:
-        fp_log_cfg(cfg, FP_LOG_ERROR, "invalid config: width %d must be even for %s", cfg->width, fmt);
+        fp__log_cfg(cfg, FP_LOG_ERROR, "invalid config: width %d must be even for %s", cfg->width, fmt);
         break;
     case FP_LAYOUT_BAD_WIDTH:
     case FP_LAYOUT_BAD_HEIGHT:
-        fp_log_cfg(cfg, FP_LOG_ERROR, "invalid config: %s %d is outside 1..%d",
+        fp__log_cfg(cfg, FP_LOG_ERROR, "invalid config: %s %d is outside 1..%d",
                    why == FP_LAYOUT_BAD_WIDTH ? "width" : "height",
                    why == FP_LAYOUT_BAD_WIDTH ? cfg->width : cfg->height, FP_MAX_DIMENSION);
         break;
     case FP_LAYOUT_OVERFLOW_WIDTH:
     case FP_LAYOUT_OVERFLOW_HEIGHT:
     case FP_LAYOUT_OVERFLOW_SIZE:
-        fp_log_cfg(cfg, FP_LOG_ERROR, "invalid config: %s: frame size of %s %dx%d (buffer_size %zu) overflows",
+        fp__log_cfg(cfg, FP_LOG_ERROR, "invalid config: %s: frame size of %s %dx%d (buffer_size %zu) overflows",
                    why == FP_LAYOUT_OVERFLOW_WIDTH ? "width" : why == FP_LAYOUT_OVERFLOW_HEIGHT ? "height"
                                                                                                : "buffer_size",
                    fmt, cfg->width, cfg->height, cfg->buffer_size);
@@ -206,40 +206,40 @@ static void log_layout_error(const fp_pool_config *cfg, enum fp_layout_why why)
     }
 }
 
-static int validate(const fp_pool_config *cfg, fp_layout *layout, bool explicit_layout)
+static int validate(const fp_pool_config *cfg, fp__layout *layout, bool explicit_layout)
 {
     if (cfg->max_frames <= 0 || cfg->max_frames > FP_MAX_FRAMES) {
-        fp_log_cfg(cfg, FP_LOG_ERROR, "invalid config: max_frames %d is outside 1..%d%s",
+        fp__log_cfg(cfg, FP_LOG_ERROR, "invalid config: max_frames %d is outside 1..%d%s",
                    cfg->max_frames, FP_MAX_FRAMES,
                    cfg->max_frames == 0 ? " (a bounded pool needs a bound)" : "");
         return FP_ERR(EINVAL);
     }
     if (cfg->min_frames < 0 || cfg->min_frames > cfg->max_frames) {
-        fp_log_cfg(cfg, FP_LOG_ERROR, "invalid config: min_frames %d is outside 0..max_frames (%d)",
+        fp__log_cfg(cfg, FP_LOG_ERROR, "invalid config: min_frames %d is outside 0..max_frames (%d)",
                    cfg->min_frames, cfg->max_frames);
         return FP_ERR(EINVAL);
     }
     if (cfg->flags & ~FP_KNOWN_FLAGS) {
-        fp_log_cfg(cfg, FP_LOG_ERROR, "invalid config: flags 0x%x has unknown bits 0x%x", cfg->flags,
+        fp__log_cfg(cfg, FP_LOG_ERROR, "invalid config: flags 0x%x has unknown bits 0x%x", cfg->flags,
                    cfg->flags & ~FP_KNOWN_FLAGS);
         return FP_ERR(EINVAL);
     }
     if (!cfg->allocator.alloc != !cfg->allocator.free) {
-        fp_log_cfg(cfg, FP_LOG_ERROR, "invalid config: allocator needs both alloc and free");
+        fp__log_cfg(cfg, FP_LOG_ERROR, "invalid config: allocator needs both alloc and free");
         return FP_ERR(EINVAL);
     }
     if (cfg->log_level < FP_LOG_ERROR || cfg->log_level > FP_LOG_DEBUG) {
-        fp_log_cfg(cfg, FP_LOG_ERROR, "invalid config: log_level %d is outside %d..%d", cfg->log_level,
+        fp__log_cfg(cfg, FP_LOG_ERROR, "invalid config: log_level %d is outside %d..%d", cfg->log_level,
                    FP_LOG_ERROR, FP_LOG_DEBUG);
         return FP_ERR(EINVAL);
     }
     if (cfg->get_buffer_timeout_us < FP_WAIT_FOREVER) {
-        fp_log_cfg(cfg, FP_LOG_ERROR, "invalid config: get_buffer_timeout_us %lld is negative",
+        fp__log_cfg(cfg, FP_LOG_ERROR, "invalid config: get_buffer_timeout_us %lld is negative",
                    (long long)cfg->get_buffer_timeout_us);
         return FP_ERR(EINVAL);
     }
     if (!all_zero(cfg->reserved, sizeof(cfg->reserved))) {
-        fp_log_cfg(cfg, FP_LOG_ERROR,
+        fp__log_cfg(cfg, FP_LOG_ERROR,
                    "invalid config: reserved bytes are not zero (initialize with fp_pool_config_default)");
         return FP_ERR(EINVAL);
     }
@@ -257,7 +257,7 @@ static int validate(const fp_pool_config *cfg, fp_layout *layout, bool explicit_
         return 0;
     }
     enum fp_layout_why why;
-    int ret = fp_layout_compute(cfg->format, cfg->width, cfg->height, cfg->align, cfg->buffer_size, layout, &why);
+    int ret = fp__layout_compute(cfg->format, cfg->width, cfg->height, cfg->align, cfg->buffer_size, layout, &why);
     if (ret < 0)
         log_layout_error(cfg, why);
     return ret;
@@ -269,10 +269,10 @@ static void pool_free(fp_pool *pool, bool adapter_too)
 {
     FP_ASSERT_UNLOCKED("pool_free");
     for (uint32_t i = 0; pool->slots && i < pool->capacity; i++) {
-        fp_slot *s = fp_slot_at(pool->slots, i);
+        fp_slot *s = fp__slot_at(pool->slots, i);
         if (s->mem) {
             if (pool->flags & FP_POOL_POISON)
-                (void)fp_unpoison(pool, s); /* nobody is left to tell */
+                (void)fp__unpoison(pool, s); /* nobody is left to tell */
             pool->alloc.free(pool->alloc.opaque, s->mem, pool->layout.alloc_size);
             slot_set_planes(pool, s, NULL);
         }
@@ -299,15 +299,15 @@ static void pool_destroy(fp_pool *pool)
 {
     /* The RMW that decided this was our last access; see everyone else's. */
     atomic_thread_fence(ACQ);
-    if (fp_registry_remove(pool))
+    if (fp__registry_remove(pool))
         pool_free(pool, true);
     /* else a registry walk has it pinned: its unpin frees it */
 }
 
 int fp_pool_create(fp_pool **out, const fp_pool_config *cfg)
 {
-    fp_pool_params params = { .cfg = cfg };
-    return fp_pool_create_ex(out, &params);
+    fp__pool_params params = { .cfg = cfg };
+    return fp__pool_create_ex(out, &params);
 }
 
 static int init_sync(fp_pool *pool)
@@ -327,7 +327,7 @@ static int init_sync(fp_pool *pool)
     return ret;
 }
 
-int fp_pool_create_ex(fp_pool **out, const fp_pool_params *params)
+int fp__pool_create_ex(fp_pool **out, const fp__pool_params *params)
 {
     const fp_pool_config *cfg = params->cfg;
     fp_pool *pool = NULL;
@@ -336,10 +336,10 @@ int fp_pool_create_ex(fp_pool **out, const fp_pool_params *params)
     if (out)
         *out = NULL;
     if (!out || !cfg) {
-        fp_log_cfg(cfg, FP_LOG_ERROR, "fp_pool_create: %s is NULL", !out ? "out" : "cfg");
+        fp__log_cfg(cfg, FP_LOG_ERROR, "fp_pool_create: %s is NULL", !out ? "out" : "cfg");
         return FP_ERR(EINVAL);
     }
-    fp_layout layout;
+    fp__layout layout;
     ret = validate(cfg, &layout, params->layout != NULL);
     if (ret < 0)
         return ret;
@@ -361,8 +361,8 @@ int fp_pool_create_ex(fp_pool **out, const fp_pool_params *params)
     if (cfg->allocator.alloc) {
         pool->alloc = cfg->allocator;
     } else {
-        pool->alloc.alloc = fp_default_alloc;
-        pool->alloc.free = fp_default_free;
+        pool->alloc.alloc = fp__default_alloc;
+        pool->alloc.free = fp__default_free;
     }
     pool->log = cfg->log;
     pool->log_opaque = cfg->log_opaque;
@@ -403,7 +403,7 @@ int fp_pool_create_ex(fp_pool **out, const fp_pool_params *params)
 
     /* Every slot starts unbacked: the unbacked list is 0, 1, 2, ... */
     for (uint32_t i = 0; i < pool->capacity; i++) {
-        fp_slot *s = fp_slot_at(pool->slots, i);
+        fp_slot *s = fp__slot_at(pool->slots, i);
         s->pool = pool;
         s->idx = (uint16_t)i;
         s->frame.width = cfg->format == FP_FMT_RAW ? 0 : cfg->width;
@@ -411,7 +411,7 @@ int fp_pool_create_ex(fp_pool **out, const fp_pool_params *params)
         s->frame.format = params->layout ? params->frame_format : (int)cfg->format;
         s->frame.size = layout.size;
         s->frame.pts = FP_NOPTS;
-        s->frame.fp_private = fp_frame_key(&s->frame);
+        s->frame.fp_private = fp__frame_key(&s->frame);
         atomic_init(&s->next, i + 1 < pool->capacity ? i + 1 : FP_NIL);
     }
     pool->pending = FP_NIL;
@@ -419,8 +419,8 @@ int fp_pool_create_ex(fp_pool **out, const fp_pool_params *params)
 
     /* Preallocate min_frames and push them, last first, so slot 0 is on top. */
     for (int i = 0; i < cfg->min_frames; i++) {
-        if (slot_back(pool, fp_slot_at(pool->slots, (uint32_t)i)) < 0) {
-            fp_log(pool, FP_LOG_ERROR, "fp_pool_create: out of memory preallocating frame %d of %d (%zu bytes each)",
+        if (slot_back(pool, fp__slot_at(pool->slots, (uint32_t)i)) < 0) {
+            fp__log(pool, FP_LOG_ERROR, "fp_pool_create: out of memory preallocating frame %d of %d (%zu bytes each)",
                    i + 1, cfg->min_frames, layout.alloc_size);
             what = NULL;
             goto error;
@@ -429,18 +429,18 @@ int fp_pool_create_ex(fp_pool **out, const fp_pool_params *params)
     }
     pool->unbacked = (uint32_t)cfg->min_frames < pool->capacity ? (uint32_t)cfg->min_frames : FP_NIL;
     for (int i = cfg->min_frames - 1; i >= 0; i--)
-        fl_push_idle(pool, fp_slot_at(pool->slots, (uint32_t)i));
+        fl_push_idle(pool, fp__slot_at(pool->slots, (uint32_t)i));
 
-    fp_registry_add(pool);
-    fp_log(pool, FP_LOG_DEBUG, "created: %s %dx%d, %zu bytes per frame, %d..%d frames",
-           fp_format_name(cfg->format), cfg->width, cfg->height, layout.alloc_size, cfg->min_frames,
+    fp__registry_add(pool);
+    fp__log(pool, FP_LOG_DEBUG, "created: %s %dx%d, %zu bytes per frame, %d..%d frames",
+           fp__format_name(cfg->format), cfg->width, cfg->height, layout.alloc_size, cfg->min_frames,
            cfg->max_frames);
     *out = pool;
     return 0;
 
 error:
     if (what)
-        fp_log_cfg(cfg, FP_LOG_ERROR, "fp_pool_create: out of memory for %s (%d frames)", what, cfg->max_frames);
+        fp__log_cfg(cfg, FP_LOG_ERROR, "fp_pool_create: out of memory for %s (%d frames)", what, cfg->max_frames);
     if (pool)
         pool_free(pool, false); /* the adapter frees its own state on failure */
     return ret;
@@ -476,8 +476,8 @@ fp_pool *fp_pool_ref(fp_pool *pool)
         /* The app already dropped its last reference: the pool is closing and
          * may be freed any time; refuse to resurrect it. */
         atomic_fetch_sub_explicit(&pool->app_refs, 1, RLX);
-        fp_log(pool, FP_LOG_ERROR, "fp_pool_ref on a pool whose last reference was dropped");
-        fp_pool_note_misuse(pool);
+        fp__log(pool, FP_LOG_ERROR, "fp_pool_ref on a pool whose last reference was dropped");
+        fp__pool_note_misuse(pool);
         return NULL;
     }
     return pool;
@@ -503,8 +503,8 @@ void fp_pool_unref(fp_pool **pp)
     int old = atomic_fetch_sub_explicit(&pool->app_refs, 1, ACQREL);
     if (FP_UNLIKELY(old <= 0)) {
         atomic_fetch_add_explicit(&pool->app_refs, 1, RLX);
-        fp_log(pool, FP_LOG_ERROR, "fp_pool_unref: the pool has no application reference left");
-        fp_pool_note_misuse(pool);
+        fp__log(pool, FP_LOG_ERROR, "fp_pool_unref: the pool has no application reference left");
+        fp__pool_note_misuse(pool);
         return;
     }
     if (old != 1)
@@ -513,17 +513,17 @@ void fp_pool_unref(fp_pool **pp)
     /* The app's watchdog callback and ud die with its reference; waits for a
      * callback running on another thread (never for one on this thread). */
     fp__watchdog_disable(pool);
-    fp_pool_sweep(pool); /* surfaces a runtime has unlocked are not leaks; our hold keeps the pool */
-    fp_track_leak_report(pool, FP_LOG_WARN, "last application reference dropped");
+    fp__pool_sweep(pool); /* surfaces a runtime has unlocked are not leaks; our hold keeps the pool */
+    fp__track_leak_report(pool, FP_LOG_WARN, "last application reference dropped");
     drop_holder(pool);
 }
 
-void fp_pool_note_misuse(fp_pool *pool)
+void fp__pool_note_misuse(fp_pool *pool)
 {
     atomic_fetch_add_explicit(&pool->misuse, 1, RLX);
     if (pool->flags & FP_POOL_STRICT) {
         FP_ASSERT_UNLOCKED("FP_POOL_STRICT's report");
-        fp_log(pool, FP_LOG_ERROR, "FP_POOL_STRICT: aborting on misuse");
+        fp__log(pool, FP_LOG_ERROR, "FP_POOL_STRICT: aborting on misuse");
         fp_pool_report(pool, stderr);
         abort();
     }
@@ -553,7 +553,7 @@ static uint64_t deadline_after(int64_t timeout_us)
 {
     if (timeout_us == FP_WAIT_FOREVER)
         return UINT64_MAX;
-    uint64_t now = fp_clock_precise();
+    uint64_t now = fp__clock_precise();
     uint64_t d;
     if (__builtin_mul_overflow((uint64_t)timeout_us, (uint64_t)1000, &d) || d > UINT64_MAX - now)
         return UINT64_MAX;
@@ -590,7 +590,7 @@ static void wait_reg_end_locked(wait_reg *w)
         return;
     if (--pool->waiters == 0)
         fl_clear_waiting(pool);
-    uint64_t waited = fp_clock_precise() - w->start;
+    uint64_t waited = fp__clock_precise() - w->start;
     atomic_fetch_add_explicit(&pool->wait_ns_total, waited, RLX);
     uint64_t max = atomic_load_explicit(&pool->wait_ns_max, RLX);
     while (waited > max && !atomic_compare_exchange_weak_explicit(&pool->wait_ns_max, &max, waited, RLX, RLX))
@@ -630,7 +630,7 @@ static int acquire_loop_locked(fp_pool *pool, int64_t timeout_us, fp_slot **got,
             return 0;
         if (pool->unbacked != FP_NIL) {
             /* Take the slot off the unbacked list, then allocate unlocked. */
-            fp_slot *s = fp_slot_at(pool->slots, pool->unbacked);
+            fp_slot *s = fp__slot_at(pool->slots, pool->unbacked);
             pool->unbacked = atomic_load_explicit(&s->next, RLX);
             fp__unlock(&pool->lock);
             /* The cleanup handler expects the lock held: no cancellation
@@ -662,17 +662,17 @@ static int acquire_loop_locked(fp_pool *pool, int64_t timeout_us, fp_slot **got,
             if (pool->waiters++ == 0)
                 fl_set_waiting(pool);
             atomic_fetch_add_explicit(&pool->waits, 1, RLX);
-            w->start = fp_clock_precise();
+            w->start = fp__clock_precise();
             deadline = deadline_after(timeout_us);
             continue;
         }
-        if (fp_clock_precise() >= deadline) {
+        if (fp__clock_precise() >= deadline) {
             atomic_fetch_add_explicit(&pool->timeouts, 1, RLX);
             return FP_ERR(ETIMEDOUT);
         }
         if (atomic_load_explicit(&pool->npending, RLX)) {
             /* Runtimes lower Data.Locked without telling anyone: poll. */
-            uint64_t poll = fp_clock_precise() + FP_PENDING_POLL_NS;
+            uint64_t poll = fp__clock_precise() + FP_PENDING_POLL_NS;
             wait_until_locked(pool, poll < deadline ? poll : deadline);
         } else {
             wait_until_locked(pool, deadline);
@@ -705,7 +705,7 @@ FP_COLD __attribute__((no_sanitize_address)) static int acquire_slow(fp_pool *po
     if (w.waiting)
         drop_holder(pool);
     if (so.alloc_failed)
-        fp_log(pool, FP_LOG_ERROR, "acquire: out of memory allocating a frame of %zu bytes", pool->layout.alloc_size);
+        fp__log(pool, FP_LOG_ERROR, "acquire: out of memory allocating a frame of %zu bytes", pool->layout.alloc_size);
     return ret;
 }
 
@@ -714,20 +714,20 @@ FP_COLD static int acquire_bad_args(fp_pool *pool, int64_t timeout_us, fp_frame 
     (void)timeout_us;
     if (out)
         *out = NULL;
-    const char *file = fp_site_file(site);
-    int line = fp_site_line(site);
+    const char *file = fp__site_file(site);
+    int line = fp__site_line(site);
     if (pool)
-        fp_log(pool, FP_LOG_ERROR, "fp_pool_acquire at %s:%d: %s", file ? file : "?", line,
+        fp__log(pool, FP_LOG_ERROR, "fp_pool_acquire at %s:%d: %s", file ? file : "?", line,
                !out ? "out is NULL" : "negative timeout (use 0 or FP_WAIT_FOREVER)");
     else
-        fp_log_cfg(NULL, FP_LOG_ERROR, "fp_pool_acquire at %s:%d: pool is NULL", file ? file : "?", line);
+        fp__log_cfg(NULL, FP_LOG_ERROR, "fp_pool_acquire at %s:%d: pool is NULL", file ? file : "?", line);
     return FP_ERR(EINVAL);
 }
 
 /* Poisoning, zeroing: flags that make the frame cost more than the hot path. */
 FP_COLD static void acquire_flags(fp_pool *pool, fp_slot *s)
 {
-    if ((pool->flags & FP_POOL_POISON) && fp_unpoison(pool, s))
+    if ((pool->flags & FP_POOL_POISON) && fp__unpoison(pool, s))
         report_poison_damage(pool, fp__rec_release_site(s));
     if (pool->flags & FP_POOL_ZERO)
         memset(s->mem + pool->layout.offset[0], 0, pool->layout.size - pool->layout.offset[0]);
@@ -752,7 +752,7 @@ static inline __attribute__((always_inline)) int hand_out(fp_pool *pool, fp_slot
     uint64_t now = 0;
     if (FP_LIKELY(!(slow & FP_SLOW_UNTRACKED))) {
         fp__rec_acquire(s, seq, site);
-        now = fp_clock_now();
+        now = fp__clock_now();
         fp__rec_set_time(s, now);
     } else {
         fp__rec_acquire_untracked(s, seq);
@@ -761,7 +761,7 @@ static inline __attribute__((always_inline)) int hand_out(fp_pool *pool, fp_slot
         acquire_flags(pool, s);
     atomic_store_explicit(&s->gen, atomic_load_explicit(&s->gen, RLX) + 1, REL);
     if (!(slow & FP_SLOW_UNTRACKED) && FP_UNLIKELY(now >= atomic_load_explicit(&pool->watchdog_next, RLX)))
-        fp_watchdog_tick(pool, now);
+        fp__watchdog_tick(pool, now);
     return 0;
 }
 
@@ -783,7 +783,7 @@ FP_COLD static int acquire_general(fp_pool *pool, int64_t timeout_us, fp_frame *
 
 /* The fast path: a pool that is open, without ZERO/POISON, with a free
  * frame; tracked (the default) or not. */
-int fp_pool_acquire_internal(fp_pool *pool, int64_t timeout_us, fp_frame **out, const fp_site *site)
+int fp__pool_acquire_internal(fp_pool *pool, int64_t timeout_us, fp_frame **out, const fp_site *site)
 {
     if (FP_UNLIKELY(!pool))
         return acquire_bad_args(pool, timeout_us, out, site);
@@ -801,12 +801,12 @@ int fp_pool_acquire_internal(fp_pool *pool, int64_t timeout_us, fp_frame **out, 
 
 /* Exported under the public name, without a PLT hop for the adapters. */
 extern __typeof__(fp_pool_acquire_site) fp_pool_acquire_site
-    __attribute__((alias("fp_pool_acquire_internal"), visibility("default")));
+    __attribute__((alias("fp__pool_acquire_internal"), visibility("default")));
 
 int fp_pool_acquire_at(fp_pool *pool, int64_t timeout_us, fp_frame **out, const char *file, int line,
                        const char *func)
 {
-    return fp_pool_acquire_internal(pool, timeout_us, out, fp__site_intern_pool(fp__pool_check(pool) ? pool : NULL, file, line, func));
+    return fp__pool_acquire_internal(pool, timeout_us, out, fp__site_intern_pool(fp__pool_check(pool) ? pool : NULL, file, line, func));
 }
 
 /* ------------------------------------------------------------------------- */
@@ -818,7 +818,7 @@ static inline void return_slot(fp_pool *pool, fp_slot *s, bool poison)
     FP_INJECT();
     atomic_store_explicit(&s->gen, atomic_load_explicit(&s->gen, RLX) + 1, REL);
     if (FP_UNLIKELY(poison))
-        fp_poison(pool, s);
+        fp__poison(pool, s);
     push_released(pool, s);
 }
 
@@ -833,14 +833,14 @@ static int sweep_locked(fp_pool *pool, int limit)
     int n = 0;
     uint32_t *link = &pool->pending, last_kept = FP_NIL;
     while (*link != FP_NIL && n < limit) {
-        fp_slot *s = fp_slot_at(pool->slots, *link);
+        fp_slot *s = fp__slot_at(pool->slots, *link);
         uint32_t next = atomic_load_explicit(&s->next, RLX);
         FP_INJECT();
         if (pool->ops->can_return(pool, s)) {
             /* Idle (and poisoned) before it is visible in the stack. */
             atomic_store_explicit(&s->gen, atomic_load_explicit(&s->gen, RLX) + 1, REL);
             if (FP_UNLIKELY(pool->flags & FP_POOL_POISON))
-                fp_poison(pool, s);
+                fp__poison(pool, s);
             *link = next;
             fl_push_keep_out(pool, s);
             atomic_fetch_sub_explicit(&pool->npending, 1, RLX);
@@ -859,7 +859,7 @@ static int sweep_locked(fp_pool *pool, int limit)
     return n;
 }
 
-int fp_pool_sweep(fp_pool *pool)
+int fp__pool_sweep(fp_pool *pool)
 {
     if (!atomic_load_explicit(&pool->npending, RLX))
         return 0;
@@ -871,7 +871,7 @@ int fp_pool_sweep(fp_pool *pool)
     return n;
 }
 
-void fp_pool_release_slot(fp_pool *pool, fp_slot *s)
+void fp__pool_release_slot(fp_pool *pool, fp_slot *s)
 {
     if (!pool->ops || !pool->ops->can_return || pool->ops->can_return(pool, s)) {
         return_slot(pool, s, pool->flags & FP_POOL_POISON);
@@ -885,7 +885,7 @@ void fp_pool_release_slot(fp_pool *pool, fp_slot *s)
     if (pool->pending == FP_NIL)
         pool->pending = s->idx;
     else
-        atomic_store_explicit(&fp_slot_at(pool->slots, pool->pending_tail)->next, s->idx, RLX);
+        atomic_store_explicit(&fp__slot_at(pool->slots, pool->pending_tail)->next, s->idx, RLX);
     pool->pending_tail = s->idx;
     atomic_fetch_add_explicit(&pool->npending, 1, RLX);
     if (pool->waiters)
@@ -895,8 +895,8 @@ void fp_pool_release_slot(fp_pool *pool, fp_slot *s)
 
 FP_COLD static void foreign(const fp_frame *f, const char *what, const char *file, int line, const char *func)
 {
-    fp_misuse_global_inc();
-    fp_log_cfg(NULL, FP_LOG_ERROR, "%s of %p at %s:%d in %s(): not a frame of any framepool pool", what,
+    fp__misuse_global_inc();
+    fp__log_cfg(NULL, FP_LOG_ERROR, "%s of %p at %s:%d in %s(): not a frame of any framepool pool", what,
                (const void *)f, file ? file : "?", line, func ? func : "?");
 }
 
@@ -909,27 +909,27 @@ FP_COLD static fp_frame *ref_refused(fp_slot *s, int v, const fp_site *site)
          * and the frame never returns to the pool (a leak, never a frame
          * handed out twice); the caller's pointer stays valid. */
         if (!atomic_exchange_explicit(&saturation_logged, 1, RLX))
-            fp_log(s->pool, FP_LOG_ERROR,
+            fp__log(s->pool, FP_LOG_ERROR,
                    "fp_frame_ref at %s:%d in %s(): frame %p has INT_MAX references: the count saturates and the frame "
                    "is never returned to the pool (logged once)",
-                   fp_site_file(site) ? fp_site_file(site) : "?", fp_site_line(site),
-                   fp_site_func(site) ? fp_site_func(site) : "?", (void *)&s->frame);
-        fp_pool_note_misuse(s->pool);
+                   fp__site_file(site) ? fp__site_file(site) : "?", fp__site_line(site),
+                   fp__site_func(site) ? fp__site_func(site) : "?", (void *)&s->frame);
+        fp__pool_note_misuse(s->pool);
         return &s->frame;
     }
-    fp_log(s->pool, FP_LOG_ERROR, "fp_frame_ref at %s:%d in %s() of a frame that is not live (already released)",
-           fp_site_file(site) ? fp_site_file(site) : "?", fp_site_line(site),
-           fp_site_func(site) ? fp_site_func(site) : "?");
-    fp_pool_note_misuse(s->pool);
+    fp__log(s->pool, FP_LOG_ERROR, "fp_frame_ref at %s:%d in %s() of a frame that is not live (already released)",
+           fp__site_file(site) ? fp__site_file(site) : "?", fp__site_line(site),
+           fp__site_func(site) ? fp__site_func(site) : "?");
+    fp__pool_note_misuse(s->pool);
     return NULL;
 }
 
 fp_frame *fp_frame_ref_site(fp_frame *frame, const fp_site *site)
 {
-    fp_slot *s = fp_slot_of(frame);
+    fp_slot *s = fp__slot_of(frame);
     if (FP_UNLIKELY(!s)) {
         if (frame)
-            foreign(frame, "fp_frame_ref", fp_site_file(site), fp_site_line(site), fp_site_func(site));
+            foreign(frame, "fp_frame_ref", fp__site_file(site), fp__site_line(site), fp__site_func(site));
         return NULL;
     }
     int v = atomic_load_explicit(&s->refs, RLX);
@@ -943,7 +943,7 @@ fp_frame *fp_frame_ref_site(fp_frame *frame, const fp_site *site)
 
 fp_frame *fp_frame_ref_at(fp_frame *frame, const char *file, int line, const char *func)
 {
-    fp_slot *s = fp_slot_of(frame);
+    fp_slot *s = fp__slot_of(frame);
     return fp_frame_ref_site(frame, fp__site_intern_pool(s ? s->pool : NULL, file, line, func));
 }
 
@@ -955,8 +955,8 @@ fp_frame *(fp_frame_ref)(fp_frame *frame)
 
 FP_COLD static int double_release(fp_slot *s, const fp_site *site)
 {
-    fp_track_double_release(s, site);
-    fp_pool_note_misuse(s->pool);
+    fp__track_double_release(s, site);
+    fp__pool_note_misuse(s->pool);
     return FP_ERR(EALREADY);
 }
 
@@ -977,13 +977,13 @@ static inline int slot_unref(fp_slot *s, const fp_site *site)
     if (FP_LIKELY(!(slow & FP_SLOW_UNTRACKED)))
         fp__rec_release(s, site);
     if (FP_UNLIKELY(slow & (FP_SLOW_ADAPTER | FP_SLOW_FLAGS)))
-        fp_pool_release_slot(pool, s); /* defers for a runtime, or poisons */
+        fp__pool_release_slot(pool, s); /* defers for a runtime, or poisons */
     else
         return_slot(pool, s, false);
     return 0;
 }
 
-int fp_slot_unref(fp_slot *s, const fp_site *site)
+int fp__slot_unref(fp_slot *s, const fp_site *site)
 {
     return slot_unref(s, site);
 }
@@ -992,8 +992,8 @@ FP_COLD static int unref_foreign(fp_frame *frame, const fp_site *site)
 {
     fp_slot *s = fp__slot_of_slow(frame); /* a heap slot array (region.h) */
     if (s)
-        return fp_slot_unref(s, site);
-    foreign(frame, "fp_frame_unref", fp_site_file(site), fp_site_line(site), fp_site_func(site));
+        return fp__slot_unref(s, site);
+    foreign(frame, "fp_frame_unref", fp__site_file(site), fp__site_line(site), fp__site_func(site));
     return FP_ERR(EINVAL);
 }
 
@@ -1013,7 +1013,7 @@ int fp_frame_unref_at(fp_frame **pf, const char *file, int line, const char *fun
 {
     if (!pf || !*pf)
         return 0;
-    return fp_frame_unref_site(pf, fp_site_intern(file, line, func));
+    return fp_frame_unref_site(pf, fp__site_intern(file, line, func));
 }
 
 /* The count the application sees: the core's, with the adapter's own
@@ -1021,7 +1021,7 @@ int fp_frame_unref_at(fp_frame **pf, const char *file, int line, const char *fun
 static int slot_refcount(fp_slot *s)
 {
     int v = atomic_load_explicit(&s->refs, ACQ);
-    const fp_pool_ops *ops = s->pool->ops;
+    const fp__pool_ops *ops = s->pool->ops;
     if (v > 0 && ops && ops->refcount)
         v = ops->refcount(s->pool, s, v);
     return v;
@@ -1029,7 +1029,7 @@ static int slot_refcount(fp_slot *s)
 
 int fp_frame_refcount(const fp_frame *frame)
 {
-    fp_slot *s = fp_slot_of(frame);
+    fp_slot *s = fp__slot_of(frame);
     if (!s) {
         if (frame)
             foreign(frame, "fp_frame_refcount", NULL, 0, NULL);
@@ -1040,7 +1040,7 @@ int fp_frame_refcount(const fp_frame *frame)
 
 int fp_frame_is_writable(const fp_frame *frame)
 {
-    fp_slot *s = fp_slot_of(frame);
+    fp_slot *s = fp__slot_of(frame);
     if (!s) {
         if (frame)
             foreign(frame, "fp_frame_is_writable", NULL, 0, NULL);
@@ -1064,10 +1064,10 @@ int fp_pool_trim(fp_pool *pool)
      * the lock we hold. Memory leaves its slot here and is freed unlocked. */
     uint32_t idx = fl_detach_all(pool);
     while (idx != FP_NIL) {
-        fp_slot *s = fp_slot_at(pool->slots, idx);
+        fp_slot *s = fp__slot_at(pool->slots, idx);
         uint32_t next = atomic_load_explicit(&s->next, RLX);
         if (atomic_load_explicit(&pool->allocated, RLX) > (uint32_t)pool->min_frames) {
-            if ((pool->flags & FP_POOL_POISON) && fp_unpoison(pool, s) && !damaged++)
+            if ((pool->flags & FP_POOL_POISON) && fp__unpoison(pool, s) && !damaged++)
                 damaged_rel = fp__rec_release_site(s);
             uint8_t *mem = s->mem;
             memcpy(mem, &chain, sizeof(chain));
@@ -1094,6 +1094,6 @@ int fp_pool_trim(fp_pool *pool)
     if (damaged)
         report_poison_damage(pool, damaged_rel);
     if (freed)
-        fp_log(pool, FP_LOG_DEBUG, "trim: freed %d idle frames", freed);
+        fp__log(pool, FP_LOG_DEBUG, "trim: freed %d idle frames", freed);
     return freed;
 }

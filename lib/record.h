@@ -36,7 +36,7 @@ static inline void fp__rec_acquire(fp_slot *s, uint64_t seq, const fp_site *site
      * (pairs with the walker's acquire fence). */
     atomic_thread_fence(REL);
     atomic_store_explicit(&s->acq_site, site, RLX);
-    atomic_store_explicit(&s->acq_tid, (uint32_t)fp_thread_id(), RLX);
+    atomic_store_explicit(&s->acq_tid, (uint32_t)fp__thread_id(), RLX);
     atomic_store_explicit(&s->seq, seq, RLX);
     atomic_store_explicit(&s->marks, 0, RLX);
     atomic_store_explicit(&s->tag[0], 0, RLX);

@@ -43,13 +43,13 @@ void fp__assert_unlocked(const char *what)
 static int report_leak(fp_pool *pool, void *ud)
 {
     (void)ud;
-    fp_track_leak_report(pool, FP_LOG_WARN, "process exit (FRAMEPOOL_TRACE=leaks)");
+    fp__track_leak_report(pool, FP_LOG_WARN, "process exit (FRAMEPOOL_TRACE=leaks)");
     return 0;
 }
 
 static void at_exit_report(void)
 {
-    fp_registry_walk(report_leak, NULL);
+    fp__registry_walk(report_leak, NULL);
 }
 
 static void unlink_locked(fp_pool *pool)
@@ -85,7 +85,7 @@ static void fork_parent(void)
 static void fork_child(void)
 {
     fp__region_fork_child();
-    fp_cached_tid = 0; /* the child has a thread id of its own */
+    fp__cached_tid = 0; /* the child has a thread id of its own */
     in_child = true;
     for (fp_pool *p = reg_first; p; p = p->reg_next) {
         /* The parent's waiters do not exist here: forget them (and their
@@ -115,7 +115,7 @@ static void reg_init(void)
     pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
-void fp_registry_add(fp_pool *pool)
+void fp__registry_add(fp_pool *pool)
 {
     pthread_once(&reg_once, reg_init);
     fp__lock(&reg_lock);
@@ -130,7 +130,7 @@ void fp_registry_add(fp_pool *pool)
     fp__unlock(&reg_lock);
 }
 
-bool fp_registry_remove(fp_pool *pool)
+bool fp__registry_remove(fp_pool *pool)
 {
     fp__lock(&reg_lock);
     bool now = pool->pins == 0;
@@ -158,7 +158,7 @@ static fp_pool *unpin_locked(fp_pool *p)
     return NULL;
 }
 
-int fp_registry_walk(int (*fn)(fp_pool *pool, void *ud), void *ud)
+int fp__registry_walk(int (*fn)(fp_pool *pool, void *ud), void *ud)
 {
     int ret = 0;
     fp__lock(&reg_lock);

@@ -28,14 +28,14 @@ void fp_scope_begin_at(fp_scope *scope, const char *file, int line, const char *
 
 int fp_scope_add(fp_scope *scope, fp_frame *frame)
 {
-    fp_slot *s = fp_slot_of(frame);
+    fp_slot *s = fp__slot_of(frame);
     if (!scope || !s)
         return FP_ERR(EINVAL);
     if (FP_UNLIKELY(atomic_load_explicit(&s->refs, ACQ) <= 0)) {
         /* Taking it would release it again at the end: a double release. */
-        fp_log(s->pool, FP_LOG_ERROR, "fp_scope_add of frame %p, which is not live (already released): not added",
+        fp__log(s->pool, FP_LOG_ERROR, "fp_scope_add of frame %p, which is not live (already released): not added",
                (void *)frame);
-        fp_pool_note_misuse(s->pool);
+        fp__pool_note_misuse(s->pool);
         return FP_ERR(EINVAL);
     }
     if (!scope->items) /* zero-initialized, never begun */
@@ -45,7 +45,7 @@ int fp_scope_add(fp_scope *scope, fp_frame *frame)
         fp_frame **items = scope->items == scope->inline_items ? NULL : scope->items;
         fp_frame **grown = (cap > SIZE_MAX / sizeof(*grown)) ? NULL : realloc(items, cap * sizeof(*grown));
         if (!grown) {
-            fp_log(s->pool, FP_LOG_ERROR, "fp_scope_add: out of memory growing a scope of %zu; frame released",
+            fp__log(s->pool, FP_LOG_ERROR, "fp_scope_add: out of memory growing a scope of %zu; frame released",
                    scope->count);
             fp_frame_unref_at(&frame, scope->file, scope->line, scope->func);
             return FP_ERR(ENOMEM);
@@ -79,7 +79,7 @@ void fp_scope_end(fp_scope *scope)
         return;
     const fp_site *site = NULL;
     if (scope->count) {
-        fp_slot *s = fp_slot_of(scope->items[scope->count - 1]);
+        fp_slot *s = fp__slot_of(scope->items[scope->count - 1]);
         site = fp__site_intern_pool(s ? s->pool : NULL, scope->file, scope->line, scope->func);
     }
     while (scope->count) {

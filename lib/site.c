@@ -78,14 +78,14 @@ const fp_site *fp__site_intern_pool(const fp_pool *pool, const char *file, int l
         static const char fmt[] =
             "the table of call sites passed to fp_*_at() is full (%d): further ones are recorded as \"%s\"";
         if (pool)
-            fp_log(pool, FP_LOG_WARN, fmt, SITE_TABLE, overflow_site.file);
+            fp__log(pool, FP_LOG_WARN, fmt, SITE_TABLE, overflow_site.file);
         else
-            fp_log_cfg(NULL, FP_LOG_WARN, fmt, SITE_TABLE, overflow_site.file);
+            fp__log_cfg(NULL, FP_LOG_WARN, fmt, SITE_TABLE, overflow_site.file);
     }
     return site;
 }
 
-const fp_site *fp_site_intern(const char *file, int line, const char *func)
+const fp_site *fp__site_intern(const char *file, int line, const char *func)
 {
     return fp__site_intern_pool(NULL, file, line, func);
 }

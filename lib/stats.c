@@ -29,7 +29,7 @@ int fp_pool_get_stats(fp_pool *pool, fp_pool_stats *st)
     fp__lock(&pool->lock);
     uint32_t allocated = atomic_load_explicit(&pool->allocated, RLX);
     for (uint32_t i = 0; i < pool->capacity; i++) {
-        fp_slot *s = fp_slot_at(pool->slots, i);
+        fp_slot *s = fp__slot_at(pool->slots, i);
         uint64_t g = atomic_load_explicit(&s->gen, ACQ);
         acquired += (g + 1) / 2;
         released += g / 2;
@@ -46,9 +46,9 @@ int fp_pool_get_stats(fp_pool *pool, fp_pool_stats *st)
      * in all but the move back to the free list, which is a sweep's job. Count
      * them as released and idle (the pending list is guarded by the lock). */
     uint32_t pending = 0, returnable = 0;
-    for (uint32_t i = pool->pending; i != FP_SLOT_NIL; i = atomic_load_explicit(&fp_slot_at(pool->slots, i)->next, RLX)) {
+    for (uint32_t i = pool->pending; i != FP_SLOT_NIL; i = atomic_load_explicit(&fp__slot_at(pool->slots, i)->next, RLX)) {
         pending++;
-        if (pool->ops->can_return(pool, fp_slot_at(pool->slots, i)))
+        if (pool->ops->can_return(pool, fp__slot_at(pool->slots, i)))
             returnable++;
     }
     fp__unlock(&pool->lock);
@@ -77,7 +77,7 @@ int fp_pool_get_stats(fp_pool *pool, fp_pool_stats *st)
     st->reserved_bytes = (uint64_t)allocated * pool->layout.alloc_size +
                          (uint64_t)pool->capacity * (FP_SLOT_SIZE + pool->extra_size) + sizeof(*pool);
     if (live && oldest != UINT64_MAX) {
-        uint64_t now = fp_clock_now();
+        uint64_t now = fp__clock_now();
         st->oldest_live_ns = now > oldest ? now - oldest : 0;
     }
     st->closed = atomic_load_explicit(&pool->closed, RLX);

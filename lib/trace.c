@@ -60,7 +60,7 @@ static void trace_init(void)
     size_t n;
     trace_flags = parse(env, &bad, &n);
     if (bad)
-        fp_log_cfg(NULL, FP_LOG_WARN, "FRAMEPOOL_TRACE: unknown word \"%.*s\" ignored (known: leaks, noleaks, leaks=0, leaks=1)",
+        fp__log_cfg(NULL, FP_LOG_WARN, "FRAMEPOOL_TRACE: unknown word \"%.*s\" ignored (known: leaks, noleaks, leaks=0, leaks=1)",
                    (int)(n > 64 ? 64 : n), bad);
 }
 

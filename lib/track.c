@@ -18,22 +18,22 @@
 
 static const char *or_q(const char *s) { return s ? s : "?"; }
 
-void fp_track_double_release(fp_slot *s, const fp_site *site)
+void fp__track_double_release(fp_slot *s, const fp_site *site)
 {
     fp_pool *pool = s->pool;
     if (!pool->track) {
-        fp_log(pool, FP_LOG_ERROR, "double release of frame %p at %s:%d in %s() (tracking off)",
-               (void *)&s->frame, or_q(fp_site_file(site)), fp_site_line(site), or_q(fp_site_func(site)));
+        fp__log(pool, FP_LOG_ERROR, "double release of frame %p at %s:%d in %s() (tracking off)",
+               (void *)&s->frame, or_q(fp__site_file(site)), fp__site_line(site), or_q(fp__site_func(site)));
         return;
     }
     const fp_site *acq = fp__rec_acquire_site(s);
     const fp_site *rel = fp__rec_release_site(s);
-    fp_log(pool, FP_LOG_ERROR,
+    fp__log(pool, FP_LOG_ERROR,
            "double release of frame %p at %s:%d in %s(): acquired at %s:%d in %s(), "
            "already released at %s:%d in %s()",
-           (void *)&s->frame, or_q(fp_site_file(site)), fp_site_line(site), or_q(fp_site_func(site)),
-           or_q(fp_site_file(acq)), fp_site_line(acq), or_q(fp_site_func(acq)),
-           or_q(fp_site_file(rel)), fp_site_line(rel), or_q(fp_site_func(rel)));
+           (void *)&s->frame, or_q(fp__site_file(site)), fp__site_line(site), or_q(fp__site_func(site)),
+           or_q(fp__site_file(acq)), fp__site_line(acq), or_q(fp__site_func(acq)),
+           or_q(fp__site_file(rel)), fp__site_line(rel), or_q(fp__site_func(rel)));
 }
 
 /* A frame whose references are all gone: the caller's pointer is stale. */
@@ -41,9 +41,9 @@ FP_COLD static bool not_live(fp_slot *s, const char *what)
 {
     if (FP_LIKELY(atomic_load_explicit(&s->refs, ACQ) > 0))
         return false;
-    fp_log(s->pool, FP_LOG_ERROR, "%s of frame %p, which is not live (already released): ignored", what,
+    fp__log(s->pool, FP_LOG_ERROR, "%s of frame %p, which is not live (already released): ignored", what,
            (void *)&s->frame);
-    fp_pool_note_misuse(s->pool);
+    fp__pool_note_misuse(s->pool);
     return true;
 }
 
@@ -85,7 +85,7 @@ static void tag_unlock(fp_slot *s, uint16_t busy)
 
 void fp_frame_set_tag(fp_frame *frame, const char *tag)
 {
-    fp_slot *s = fp_slot_of(frame);
+    fp_slot *s = fp__slot_of(frame);
     if (!s || not_live(s, "fp_frame_set_tag"))
         return;
     uint64_t w[FP_TAG_WORDS] = { 0 };
@@ -111,7 +111,7 @@ typedef struct live_rec {
  * sweep's move to the free list, so walks and stats do not call it live. */
 static bool returned_unswept(fp_slot *s, int refcount)
 {
-    const fp_pool_ops *ops = s->pool->ops;
+    const fp__pool_ops *ops = s->pool->ops;
     return refcount == 0 && ops && ops->can_return && ops->can_return(s->pool, s);
 }
 
@@ -159,11 +159,11 @@ static bool snap_slot(fp_slot *s, live_rec *r, uint64_t now)
             continue;
         }
         /* Sites are immutable and never freed: read them after the check. */
-        r->pub.file = fp_site_file(acq);
-        r->pub.line = fp_site_line(acq);
-        r->pub.func = fp_site_func(acq);
-        r->pub.release_file = fp_site_file(rel);
-        r->pub.release_line = fp_site_line(rel);
+        r->pub.file = fp__site_file(acq);
+        r->pub.line = fp__site_line(acq);
+        r->pub.func = fp__site_func(acq);
+        r->pub.release_file = fp__site_file(rel);
+        r->pub.release_line = fp__site_line(rel);
         memcpy(r->tag, w, sizeof(r->tag));
         r->tag[sizeof(r->tag) - 1] = '\0';
         r->pub.tag = r->tag;
@@ -184,10 +184,10 @@ static int snapshot(fp_pool *pool, uint64_t since, live_rec **out, size_t *count
 {
     *out = NULL;
     *count = 0;
-    uint64_t now = fp_clock_now();
+    uint64_t now = fp__clock_now();
     size_t n = 0;
     for (uint32_t i = 0; i < pool->capacity; i++)
-        n += atomic_load_explicit(&fp_slot_at(pool->slots, i)->gen, RLX) & 1;
+        n += atomic_load_explicit(&fp__slot_at(pool->slots, i)->gen, RLX) & 1;
     if (!n)
         return 0;
     /* The count only sizes the first allocation: frames that become live
@@ -200,7 +200,7 @@ static int snapshot(fp_pool *pool, uint64_t since, live_rec **out, size_t *count
         return FP_ERR(ENOMEM);
     size_t k = 0;
     for (uint32_t i = 0; i < pool->capacity; i++) {
-        fp_slot *s = fp_slot_at(pool->slots, i);
+        fp_slot *s = fp__slot_at(pool->slots, i);
         live_rec r;
         if (!snap_slot(s, &r, now) || (since != 0 && r.pub.seq <= since))
             continue;
@@ -393,12 +393,12 @@ int fp_pool_report(fp_pool *pool, FILE *out)
     return ret;
 }
 
-void fp_track_leak_report(fp_pool *pool, int level, const char *why)
+void fp__track_leak_report(fp_pool *pool, int level, const char *why)
 {
     live_rec *recs;
     size_t n, ng = 0, leaked = 0;
     if (snapshot(pool, 0, &recs, &n) < 0) {
-        fp_log(pool, level, "%s; leak report skipped: out of memory", why);
+        fp__log(pool, level, "%s; leak report skipped: out of memory", why);
         return;
     }
     /* Long-lived frames are meant to stay: leave them out of the groups; so
@@ -413,12 +413,12 @@ void fp_track_leak_report(fp_pool *pool, int level, const char *why)
         return;
     }
     site_group *groups = group_sites(recs, leaked, &ng);
-    fp_log(pool, level, "%s with %zu frame%s still live (%zu bytes each)%s", why, leaked,
+    fp__log(pool, level, "%s with %zu frame%s still live (%zu bytes each)%s", why, leaked,
            leaked == 1 ? "" : "s", pool->layout.alloc_size, groups ? ", by acquire site:" : "");
     char line[512];
     for (size_t i = 0; groups && i < ng; i++) {
         site_line(line, sizeof(line), &groups[i], pool->track);
-        fp_log(pool, level, "  leak: %.511s", line); /* escaped already: the precision keeps it whole */
+        fp__log(pool, level, "  leak: %.511s", line); /* escaped already: the precision keeps it whole */
     }
     free(groups);
     free(recs);
@@ -429,7 +429,7 @@ void fp_track_leak_report(fp_pool *pool, int level, const char *why)
 
 int fp_frame_set_long_lived(fp_frame *frame)
 {
-    fp_slot *s = fp_slot_of(frame);
+    fp_slot *s = fp__slot_of(frame);
     if (!s || not_live(s, "fp_frame_set_long_lived"))
         return FP_ERR(EINVAL);
     atomic_fetch_or_explicit(&s->marks, FP_MARK_LONG_LIVED, RLX);
@@ -448,7 +448,7 @@ static void watchdog_set(fp_pool *pool, uint64_t age, fp_watchdog_cb cb, void *u
     pool->watchdog_cb = cb;
     pool->watchdog_ud = ud;
     atomic_store_explicit(&pool->watchdog_age, age, RLX);
-    atomic_store_explicit(&pool->watchdog_next, age ? fp_clock_now() + age / 4 : UINT64_MAX, RLX);
+    atomic_store_explicit(&pool->watchdog_next, age ? fp__clock_now() + age / 4 : UINT64_MAX, RLX);
     int self = wd_self == pool;
     while (pool->watchdog_running > self) {
         fp__unlock(&pool->lock);
@@ -464,7 +464,7 @@ int fp_pool_set_watchdog(fp_pool *pool, int64_t max_age_us, fp_watchdog_cb cb, v
     if (!pool || max_age_us < 0)
         return FP_ERR(EINVAL);
     if (max_age_us > 0 && !pool->track) {
-        fp_log(pool, FP_LOG_ERROR, "fp_pool_set_watchdog: the pool was created with FP_POOL_NO_TRACK");
+        fp__log(pool, FP_LOG_ERROR, "fp_pool_set_watchdog: the pool was created with FP_POOL_NO_TRACK");
         return FP_ERR(EINVAL);
     }
     /* Saturates: an age past 2^64 ns (584 years) is still an age, not 0 (off). */
@@ -481,7 +481,7 @@ void fp__watchdog_disable(fp_pool *pool)
         watchdog_set(pool, 0, NULL, NULL);
 }
 
-int fp_watchdog_scan(fp_pool *pool)
+int fp__watchdog_scan(fp_pool *pool)
 {
     uint64_t age = atomic_load_explicit(&pool->watchdog_age, RLX);
     if (!age)
@@ -496,9 +496,9 @@ int fp_watchdog_scan(fp_pool *pool)
     const fp_pool *outer = wd_self;
     wd_self = pool;
     int reported = 0;
-    uint64_t now = fp_clock_now();
+    uint64_t now = fp__clock_now();
     for (uint32_t i = 0; age && i < pool->capacity; i++) {
-        fp_slot *s = fp_slot_at(pool->slots, i);
+        fp_slot *s = fp__slot_at(pool->slots, i);
         live_rec r;
         if (!snap_slot(s, &r, now) || r.pub.long_lived || r.pub.age_ns < age)
             continue;
@@ -522,7 +522,7 @@ int fp_watchdog_scan(fp_pool *pool)
         } else {
             char a[32];
             fmt_age(a, sizeof(a), r.pub.age_ns);
-            fp_log(pool, FP_LOG_WARN, "watchdog: frame %p held for %s (limit %.1f ms), acquired at %s:%d in %s() "
+            fp__log(pool, FP_LOG_WARN, "watchdog: frame %p held for %s (limit %.1f ms), acquired at %s:%d in %s() "
                    "thread %" PRIu64 "%s%s%s", (const void *)r.pub.frame, a, (double)age / 1e6, or_q(r.pub.file),
                    r.pub.line, or_q(r.pub.func), r.pub.thread, r.tag[0] ? " tag \"" : "", r.tag,
                    r.tag[0] ? "\"" : "");
@@ -539,10 +539,10 @@ int fp_pool_watchdog_check(fp_pool *pool)
 {
     if (!pool)
         return FP_ERR(EINVAL);
-    return fp_watchdog_scan(pool);
+    return fp__watchdog_scan(pool);
 }
 
-void fp_watchdog_tick(fp_pool *pool, uint64_t now)
+void fp__watchdog_tick(fp_pool *pool, uint64_t now)
 {
     uint64_t next = atomic_load_explicit(&pool->watchdog_next, RLX);
     uint64_t age = atomic_load_explicit(&pool->watchdog_age, RLX);
@@ -551,5 +551,5 @@ void fp_watchdog_tick(fp_pool *pool, uint64_t now)
     uint64_t step = age / 4 ? age / 4 : 1;
     if (!atomic_compare_exchange_strong_explicit(&pool->watchdog_next, &next, now + step, RLX, RLX))
         return; /* another thread scans */
-    fp_watchdog_scan(pool);
+    fp__watchdog_scan(pool);
 }

@@ -3,12 +3,12 @@
  * FrameInterface implemented by the pool.
  * SPDX-License-Identifier: MIT
  *
- * Each slot's adapter state (fp_slot_extra) holds its surface and a map word.
+ * Each slot's adapter state (fp__slot_extra) holds its surface and a map word.
  * The surface's reference count is the slot's core refcount, so the core's
  * release path, tracking and stats apply unchanged. The one extra rule,
  * "Data.Locked must be 0 too", is the can_return hook: a slot whose last
  * reference goes while Locked > 0 is deferred by the core and swept back
- * later (see fp_pool_release_slot / fp_pool_sweep in pool.c), so acquire
+ * later (see fp__pool_release_slot / fp__pool_sweep in pool.c), so acquire
  * never scans.
  *
  * Recognising our surfaces: surface->FrameInterface points to the interface
@@ -81,24 +81,24 @@ static fp_slot *slot_of_surface(const mfxFrameSurface1 *surf, vpl_pool **owner)
     uintptr_t off = p - base;
     if (off / pool->extra_size >= pool->capacity || off % pool->extra_size != offsetof(vpl_slot, surf))
         return NULL;
-    return fp_slot_at(pool->slots, (uint32_t)(off / pool->extra_size));
+    return fp__slot_at(pool->slots, (uint32_t)(off / pool->extra_size));
 }
 
 static inline vpl_slot *vslot(fp_pool *pool, fp_slot *s)
 {
-    return fp_slot_extra(pool, s);
+    return fp__slot_extra(pool, s);
 }
 
 static void foreign_surface(const mfxFrameSurface1 *surf, vpl_pool *owner, const char *what)
 {
     if (owner) {
-        fp_log(owner->pool, FP_LOG_ERROR,
+        fp__log(owner->pool, FP_LOG_ERROR,
                "%s of %p: not one of this pool's surfaces (a copy of a pool surface?)", what,
                (const void *)surf);
-        fp_pool_note_misuse(owner->pool);
+        fp__pool_note_misuse(owner->pool);
     } else {
-        fp_misuse_global_inc();
-        fp_log_cfg(NULL, FP_LOG_ERROR, "%s of %p: not a framepool surface (FrameInterface %p)", what,
+        fp__misuse_global_inc();
+        fp__log_cfg(NULL, FP_LOG_ERROR, "%s of %p: not a framepool surface (FrameInterface %p)", what,
                    (const void *)surf, (const void *)surf->FrameInterface);
     }
 }
@@ -191,18 +191,18 @@ static mfxStatus MFX_CDECL vpl_add_ref(mfxFrameSurface1 *surf)
     do {
         if (FP_UNLIKELY(v <= 0)) {
             const fp_site *rel = fp__rec_release_site(s);
-            const char *f = fp_site_file(rel);
-            fp_log(s->pool, FP_LOG_ERROR,
+            const char *f = fp__site_file(rel);
+            fp__log(s->pool, FP_LOG_ERROR,
                    "FrameInterface->AddRef of surface %p whose reference count is 0 (released at %s:%d)",
-                   (void *)surf, f ? f : "?", fp_site_line(rel));
-            fp_pool_note_misuse(s->pool);
+                   (void *)surf, f ? f : "?", fp__site_line(rel));
+            fp__pool_note_misuse(s->pool);
             return MFX_ERR_UNDEFINED_BEHAVIOR;
         }
         if (FP_UNLIKELY(v == INT_MAX)) {
             /* Saturated, as fp_frame_ref: pinned for good, never wrapped. */
-            fp_log(s->pool, FP_LOG_ERROR, "FrameInterface->AddRef of surface %p: reference count saturated",
+            fp__log(s->pool, FP_LOG_ERROR, "FrameInterface->AddRef of surface %p: reference count saturated",
                    (void *)surf);
-            fp_pool_note_misuse(s->pool);
+            fp__pool_note_misuse(s->pool);
             return MFX_ERR_UNDEFINED_BEHAVIOR;
         }
     } while (!atomic_compare_exchange_weak_explicit(&s->refs, &v, v + 1, RLX, RLX));
@@ -215,7 +215,7 @@ static mfxStatus MFX_CDECL vpl_release(mfxFrameSurface1 *surf)
     mfxStatus st = lookup(surf, "FrameInterface->Release", &s);
     if (st != MFX_ERR_NONE)
         return st;
-    if (fp_slot_unref(s, &rel_iface_site) < 0)
+    if (fp__slot_unref(s, &rel_iface_site) < 0)
         return MFX_ERR_UNDEFINED_BEHAVIOR;
     return MFX_ERR_NONE;
 }
@@ -238,8 +238,8 @@ static bool dead_surface(fp_slot *s, mfxFrameSurface1 *surf, const char *what)
 {
     if (FP_LIKELY(atomic_load_explicit(&s->refs, RLX) > 0))
         return false;
-    fp_log(s->pool, FP_LOG_ERROR, "%s of surface %p whose reference count is 0", what, (void *)surf);
-    fp_pool_note_misuse(s->pool);
+    fp__log(s->pool, FP_LOG_ERROR, "%s of surface %p whose reference count is 0", what, (void *)surf);
+    fp__pool_note_misuse(s->pool);
     return true;
 }
 
@@ -374,7 +374,7 @@ static void vpl_destroy(fp_pool *pool)
     fp__region_free(vp, sizeof(*vp));
 }
 
-static const fp_pool_ops vpl_ops = {
+static const fp__pool_ops vpl_ops = {
     .kind = "vpl",
     .can_return = vpl_can_return,
     .slot_backed = vpl_slot_backed,
@@ -414,13 +414,13 @@ static size_t align_up(size_t v, size_t a)
 }
 
 /* Lays out one surface (see vpl.h); FP_ERR(EOVERFLOW) when it does not fit. */
-static int vpl_layout(mfxU32 fourcc, size_t w, size_t h, size_t align, fp_layout *l, size_t *pitch_out)
+static int vpl_layout(mfxU32 fourcc, size_t w, size_t h, size_t align, fp__layout *l, size_t *pitch_out)
 {
     size_t bpp = fourcc == MFX_FOURCC_RGB4 ? 4 : (fourcc == MFX_FOURCC_P010 || fourcc == MFX_FOURCC_YUY2) ? 2 : 1;
     /* I420 chroma rows are Pitch / 2 (runtimes assume it): keep them aligned. */
     size_t pitch = align_up(w * bpp, fourcc == MFX_FOURCC_I420 ? 2 * align : align);
     size_t luma, size;
-    *l = (fp_layout){ 0 };
+    *l = (fp__layout){ 0 };
     if (pitch > INT32_MAX || __builtin_mul_overflow(pitch, h, &luma))
         return FP_ERR(EOVERFLOW);
     l->linesize[0] = (int)pitch;
@@ -468,7 +468,7 @@ int fp_vpl_pool_create(fp_pool **out, const mfxFrameInfo *info, const fp_pool_co
         cfg.max_frames = 16;
     }
     if (!out || !info) {
-        fp_log_cfg(&cfg, FP_LOG_ERROR, "fp_vpl_pool_create: %s is NULL", !out ? "out" : "info");
+        fp__log_cfg(&cfg, FP_LOG_ERROR, "fp_vpl_pool_create: %s is NULL", !out ? "out" : "info");
         return FP_ERR(EINVAL);
     }
     char fcc[16];
@@ -480,7 +480,7 @@ int fp_vpl_pool_create(fp_pool **out, const mfxFrameInfo *info, const fp_pool_co
     case MFX_FOURCC_YUY2: fmt = FP_FMT_YUYV422; break;
     case MFX_FOURCC_RGB4: fmt = FP_FMT_BGRA; break;
     default:
-        fp_log_cfg(&cfg, FP_LOG_ERROR,
+        fp__log_cfg(&cfg, FP_LOG_ERROR,
                    "fp_vpl_pool_create: FourCC %s is not supported (NV12, I420, P010, YUY2, RGB4)",
                    fourcc_str(info->FourCC, fcc));
         return FP_ERR(EINVAL);
@@ -489,51 +489,51 @@ int fp_vpl_pool_create(fp_pool **out, const mfxFrameInfo *info, const fp_pool_co
     size_t w = align_up(info->Width, 16);
     size_t h = align_up(info->Height, is_progressive(info->PicStruct) ? 16 : 32);
     if (info->Width == 0 || info->Height == 0 || w > FP_MAX_DIMENSION || h > FP_MAX_DIMENSION) {
-        fp_log_cfg(&cfg, FP_LOG_ERROR,
+        fp__log_cfg(&cfg, FP_LOG_ERROR,
                    "fp_vpl_pool_create: %s frame %ux%u (rounded %zux%zu) is outside 1..%d", fcc,
                    (unsigned)info->Width, (unsigned)info->Height, w, h, FP_MAX_DIMENSION);
         return FP_ERR(EINVAL);
     }
     if ((size_t)info->CropX + info->CropW > w || (size_t)info->CropY + info->CropH > h) {
-        fp_log_cfg(&cfg, FP_LOG_ERROR,
+        fp__log_cfg(&cfg, FP_LOG_ERROR,
                    "fp_vpl_pool_create: crop %ux%u at (%u,%u) does not fit the %zux%zu frame",
                    (unsigned)info->CropW, (unsigned)info->CropH, (unsigned)info->CropX,
                    (unsigned)info->CropY, w, h);
         return FP_ERR(EINVAL);
     }
     if (cfg.format != FP_FMT_NONE && cfg.format != fmt) {
-        fp_log_cfg(&cfg, FP_LOG_ERROR, "invalid config: format %s conflicts with FourCC %s (%s)",
-                   fp_format_name(cfg.format), fcc, fp_format_name(fmt));
+        fp__log_cfg(&cfg, FP_LOG_ERROR, "invalid config: format %s conflicts with FourCC %s (%s)",
+                   fp__format_name(cfg.format), fcc, fp__format_name(fmt));
         return FP_ERR(EINVAL);
     }
     if (!cfg_dim_ok(cfg.width, info->Width, w, info->CropW) ||
         !cfg_dim_ok(cfg.height, info->Height, h, info->CropH)) {
         bool wbad = !cfg_dim_ok(cfg.width, info->Width, w, info->CropW);
-        fp_log_cfg(&cfg, FP_LOG_ERROR, "invalid config: %s %d conflicts with the frame info (%u, rounded %zu)",
+        fp__log_cfg(&cfg, FP_LOG_ERROR, "invalid config: %s %d conflicts with the frame info (%u, rounded %zu)",
                    wbad ? "width" : "height", wbad ? cfg.width : cfg.height,
                    wbad ? (unsigned)info->Width : (unsigned)info->Height, wbad ? w : h);
         return FP_ERR(EINVAL);
     }
     if (cfg.buffer_size != 0) {
-        fp_log_cfg(&cfg, FP_LOG_ERROR, "invalid config: buffer_size %zu must be 0 for surfaces", cfg.buffer_size);
+        fp__log_cfg(&cfg, FP_LOG_ERROR, "invalid config: buffer_size %zu must be 0 for surfaces", cfg.buffer_size);
         return FP_ERR(EINVAL);
     }
     if (cfg.align < 1 || cfg.align > 4096 || (cfg.align & (cfg.align - 1))) {
-        fp_log_cfg(&cfg, FP_LOG_ERROR, "invalid config: align %d is not a power of two in 1..4096", cfg.align);
+        fp__log_cfg(&cfg, FP_LOG_ERROR, "invalid config: align %d is not a power of two in 1..4096", cfg.align);
         return FP_ERR(EINVAL);
     }
     size_t align = cfg.align < 64 ? 64 : (size_t)cfg.align;
 
-    fp_layout layout;
+    fp__layout layout;
     size_t pitch;
     if (vpl_layout(info->FourCC, w, h, align, &layout, &pitch) < 0) {
-        fp_log_cfg(&cfg, FP_LOG_ERROR, "fp_vpl_pool_create: %s %zux%zu: frame size overflows", fcc, w, h);
+        fp__log_cfg(&cfg, FP_LOG_ERROR, "fp_vpl_pool_create: %s %zux%zu: frame size overflows", fcc, w, h);
         return FP_ERR(EOVERFLOW);
     }
 
     vpl_pool *vp = fp__region_alloc(sizeof(*vp));
     if (!vp) {
-        fp_log_cfg(&cfg, FP_LOG_ERROR, "fp_vpl_pool_create: out of memory");
+        fp__log_cfg(&cfg, FP_LOG_ERROR, "fp_vpl_pool_create: out of memory");
         return FP_ERR(ENOMEM);
     }
     vp->iface.Context = vp;
@@ -559,7 +559,7 @@ int fp_vpl_pool_create(fp_pool **out, const mfxFrameInfo *info, const fp_pool_co
     cfg.width = (int)w;
     cfg.height = (int)h;
     cfg.align = (int)align;
-    fp_pool_params params = {
+    fp__pool_params params = {
         .cfg = &cfg,
         .layout = &layout,
         .frame_format = fmt,
@@ -568,14 +568,14 @@ int fp_vpl_pool_create(fp_pool **out, const mfxFrameInfo *info, const fp_pool_co
         .adapter = vp,
     };
     fp_pool *pool;
-    int ret = fp_pool_create_ex(&pool, &params);
+    int ret = fp__pool_create_ex(&pool, &params);
     if (ret < 0) {
         fp__region_free(vp, sizeof(*vp));
         return ret;
     }
     vp->pool = pool;
     vp->key = VPL_KEY ^ (uintptr_t)vp;
-    fp_log(pool, FP_LOG_DEBUG, "vpl: %s %ux%u -> %zux%zu, pitch %zu, crop %ux%u at (%u,%u)", fcc,
+    fp__log(pool, FP_LOG_DEBUG, "vpl: %s %ux%u -> %zux%zu, pitch %zu, crop %ux%u at (%u,%u)", fcc,
            (unsigned)info->Width, (unsigned)info->Height, w, h, pitch, (unsigned)info->CropW,
            (unsigned)info->CropH, (unsigned)info->CropX, (unsigned)info->CropY);
     *out = pool;
@@ -600,8 +600,8 @@ int fp_vpl_pool_frame_info(const fp_pool *pool, mfxFrameInfo *info)
 {
     if (!is_vpl_pool(pool) || !info) {
         if (pool && !fp__pool_check(pool)) {
-            fp_misuse_global_inc();
-            fp_log_cfg(NULL, FP_LOG_ERROR, "fp_vpl_pool_frame_info: %p is not a framepool pool", (const void *)pool);
+            fp__misuse_global_inc();
+            fp__log_cfg(NULL, FP_LOG_ERROR, "fp_vpl_pool_frame_info: %p is not a framepool pool", (const void *)pool);
         }
         return FP_ERR(EINVAL);
     }
@@ -617,19 +617,19 @@ int fp_vpl_acquire_site(fp_pool *pool, int64_t timeout_us, mfxFrameSurface1 **ou
     if (out)
         *out = NULL;
     if (FP_UNLIKELY(pool && !is_vpl_pool(pool))) {
-        const char *file = fp_site_file(site);
+        const char *file = fp__site_file(site);
         if (fp__pool_check(pool)) {
-            fp_log(pool, FP_LOG_ERROR, "fp_vpl_acquire at %s:%d: not a pool made by fp_vpl_pool_create",
-                   file ? file : "?", fp_site_line(site));
+            fp__log(pool, FP_LOG_ERROR, "fp_vpl_acquire at %s:%d: not a pool made by fp_vpl_pool_create",
+                   file ? file : "?", fp__site_line(site));
         } else {
-            fp_misuse_global_inc();
-            fp_log_cfg(NULL, FP_LOG_ERROR, "fp_vpl_acquire at %s:%d: %p is not a framepool pool",
-                       file ? file : "?", fp_site_line(site), (void *)pool);
+            fp__misuse_global_inc();
+            fp__log_cfg(NULL, FP_LOG_ERROR, "fp_vpl_acquire at %s:%d: %p is not a framepool pool",
+                       file ? file : "?", fp__site_line(site), (void *)pool);
         }
         return FP_ERR(EINVAL);
     }
     fp_frame *f;
-    int ret = fp_pool_acquire_internal(pool, timeout_us, out ? &f : NULL, site);
+    int ret = fp__pool_acquire_internal(pool, timeout_us, out ? &f : NULL, site);
     if (ret < 0)
         return ret;
     fp_slot *s = (fp_slot *)((char *)f - offsetof(fp_slot, frame));
@@ -657,14 +657,14 @@ int fp_vpl_release_site(mfxFrameSurface1 **ps, const fp_site *site)
         foreign_surface(surf, owner, "fp_vpl_release");
         return FP_ERR(EINVAL);
     }
-    return fp_slot_unref(s, site);
+    return fp__slot_unref(s, site);
 }
 
 int fp_vpl_release_at(mfxFrameSurface1 **ps, const char *file, int line, const char *func)
 {
     if (!ps || !*ps)
         return 0;
-    return fp_vpl_release_site(ps, fp_site_intern(file, line, func));
+    return fp_vpl_release_site(ps, fp__site_intern(file, line, func));
 }
 
 static const fp_site autorelease_site = { "FP_AUTO_SURFACE", "FP_AUTO_SURFACE", 0 };
@@ -685,7 +685,7 @@ fp_frame *fp_vpl_surface_frame(const mfxFrameSurface1 *surface)
 
 mfxFrameSurface1 *fp_vpl_frame_surface(const fp_frame *frame)
 {
-    fp_slot *s = fp_slot_of(frame);
+    fp_slot *s = fp__slot_of(frame);
     if (!s || !is_vpl_pool(s->pool))
         return NULL;
     return &vslot(s->pool, s)->surf;

@@ -75,7 +75,7 @@ static void check_frame_refused(fp_frame *f, const char *what)
     ck_assert_msg(logged, "%s: no log line", what);
 }
 
-/* fp_slot_of read bytes 88..95 of any pointer: out of bounds for these. */
+/* fp__slot_of read bytes 88..95 of any pointer: out of bounds for these. */
 START_TEST(small_heap_objects)
 {
     static const size_t sizes[] = { 1, 8, 64, 95 };

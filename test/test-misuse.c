@@ -513,7 +513,7 @@ START_TEST(ref_saturates_at_int_max)
 {
     fp_frame *f = NULL;
     ck_assert_int_eq(fp_pool_acquire(pool, 0, &f), 0);
-    fp_slot *s = fp_slot_of(f); /* 2^31 real references would take too long */
+    fp_slot *s = fp__slot_of(f); /* 2^31 real references would take too long */
     ck_assert_ptr_nonnull(s);
     atomic_store(&s->refs, INT_MAX - 1);
     test_log_reset(&g_log);
