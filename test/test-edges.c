@@ -369,8 +369,8 @@ static void child_alarm(unsigned s)
 
 static int child_work(fp_pool *inherited)
 {
-    child_alarm(10);
-    fp_frame *f;
+    child_alarm(30);
+    fp_frame *f = NULL;
     if (fp_pool_acquire(inherited, 0, &f) < 0 && fp_pool_trim(inherited) < 0)
         return 2;
     FILE *out = fopen("/dev/null", "w");
@@ -389,6 +389,21 @@ static int child_work(fp_pool *inherited)
     fp_frame_unref(&f);
     fp_registry_maintain();
     return 0;
+}
+
+/* Ends a fork() child with `code`. Under valgrind the child's exit leak check
+ * would report the busy thread's in-flight buffers (memory of a thread that
+ * does not exist in the child) as lost: exec a shell that exits with the
+ * code instead, which ends valgrind's watch without a leak check (memory
+ * errors in the child are still reported before). */
+static void child_exit(int code)
+{
+    if (getenv("FP_TEST_UNDER_VALGRIND")) {
+        char cmd[32];
+        snprintf(cmd, sizeof(cmd), "exit %d", code);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+    }
+    _exit(code);
 }
 
 static int tid_of_live(const fp_live_frame *live, void *ud)
@@ -416,11 +431,13 @@ START_TEST(fork_while_another_thread_works)
         pid_t pid = fork();
         ck_assert_int_ge(pid, 0);
         if (pid == 0)
-            _exit(child_work(pool));
+            child_exit(child_work(pool));
         int status;
         ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            printf("edges: fork child %d: status 0x%x\n", i, status);
             failed++;
+        }
     }
     atomic_store(&busy_stop, 1);
     pthread_join(t, NULL);
