@@ -1468,7 +1468,7 @@ START_TEST(encode_mpeg2_bounded)
 }
 END_TEST
 
-/* Frame-threaded lossless encoders that keep input frames on their workers (DESIGN.md). */
+/* Frame-threaded lossless encoders that keep input frames on their workers (doc/design.md). */
 static const char *const held_encoders[] = { "ffvhuff", "utvideo" };
 
 START_TEST(encode_frame_threaded_eagain)
