@@ -1,7 +1,7 @@
 /*
  * acquire: nanoseconds per acquire+release, framepool against FFmpeg's
  * allocators and the floor (a bare lock-free stack), measured side by side in
- * one run, with the ratios DESIGN.md "Performance targets" asks for.
+ * one run, with the ratios doc/design.md "Performance targets" asks for.
  *
  *   acquire [--quick] [--json FILE] [--repeats N] [--min-ms MS] [--only KEY[,KEY...]]
  *
@@ -571,7 +571,7 @@ static void run_group(const options *o, int si, int ti)
 }
 
 /* ------------------------------------------------------------------------- */
-/* Ratios against DESIGN.md's targets                                        */
+/* Ratios against doc/design.md's targets                                        */
 
 enum target_kind { T_NONE, T_AT_MOST, T_AT_LEAST };
 
@@ -762,7 +762,7 @@ static void print_tables(const options *o, const bench_machine *m)
            "the thread sat descheduled while other processes ran on this shared machine; wall: elapsed time;\n"
            "/thread and CPU/thr: each thread's own wall and CPU time per operation; busy: both threads' CPU time\n"
            "/ (2 x wall time), i.e. how much of the time both threads actually ran at once (100%%: contended all along)\n");
-    printf("\nDESIGN.md targets, as ratios of the medians above (same run). Judged on CPU-time medians (for 2\n"
+    printf("\ndoc/design.md targets, as ratios of the medians above (same run). Judged on CPU-time medians (for 2\n"
            "threads: per-thread CPU time, equal to 2x the aggregate while both threads run); wall-time ratios of\n"
            "medians and of the fastest repeats are shown beside them, not judged\n");
     printf("  %-9s %-50s %8s  %8s  %8s  %-22s %s\n", "size", "ratio", "CPU", "wall med", "wall min", "target",

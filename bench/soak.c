@@ -557,7 +557,7 @@ int main(int argc, char **argv)
     }
     /* The target is per slot: each slot's own bookkeeping, which is what
      * grows with max_frames; the pool's fixed part is printed beside it. */
-    printf("DESIGN.md target \"bookkeeping <= 256 bytes per slot beyond the pixel memory\" (per slot, from the split):\n");
+    printf("doc/design.md target \"bookkeeping <= 256 bytes per slot beyond the pixel memory\" (per slot, from the split):\n");
     for (int k = 0; k < nkinds; k++)
         printf("  %-14s %5.1f B per slot (heap check %5.1f B)  %s\n", bk[3 * k].kind, marginal[k], hmarginal[k],
                marginal[k] <= 256 && hmarginal[k] <= 256 ? "met" : "MISSED");

@@ -421,7 +421,7 @@ int main(int argc, char **argv)
     printf("\n8 -> 128 surfaces, 1 free (16x the surfaces): scan %.2fx the time, framepool refs %.2fx, "
            "framepool Locked %.2fx\n",
            g_scan, g_refs, g_lock);
-    printf("DESIGN.md target \"acquiring a free surface is O(1)\": 2.x refs model %s (%.2fx over 16x surfaces); "
+    printf("doc/design.md target \"acquiring a free surface is O(1)\": 2.x refs model %s (%.2fx over 16x surfaces); "
            "1.x Locked model %s (%.2fx)\n",
            g_refs < 1.5 ? "met" : "MISSED", g_refs, g_lock < 1.5 ? "met" : "MISSED", g_lock);
     printf("(O(1) judged as: less than 1.5x the time for 16x the surfaces)\n");

@@ -75,11 +75,19 @@ static int av_refcount(fp_pool *pool, fp_slot *s, int refs)
     return refs - 1 + n > 0 ? refs - 1 + n : 0;
 }
 
+/*
+ * Pixel memory is zeroed once, when the slot gets it (as libavcodec's default
+ * get_buffer2 does with av_buffer_allocz): some decoders read bytes of their
+ * frames they never write (h264 among them), so without this their output
+ * would depend on whatever the allocator returned, another stream's pixels
+ * included. Reacquiring a backed slot costs nothing: it keeps its pixels, as
+ * a buffer from FFmpeg's own AVBufferPool does.
+ */
 static void av_slot_backed(fp_pool *pool, fp_slot *s)
 {
-    (void)pool;
     av_header h = { AV_MAGIC, (uint64_t)(uintptr_t)&s->frame ^ AV_MAGIC };
     memcpy(s->mem, &h, sizeof(h));
+    memset(s->mem + sizeof(h), 0, pool->layout.alloc_size - sizeof(h));
 }
 
 static void av_destroy(fp_pool *pool)
@@ -131,8 +139,8 @@ static int av_layout(enum AVPixelFormat fmt, int w, int h, int align, fp__layout
         *why = "is not a pixel format libavutil knows";
         return FP_ERR(EINVAL);
     }
-    if (d->flags & (AV_PIX_FMT_FLAG_HWACCEL | AV_PIX_FMT_FLAG_BITSTREAM | AV_PIX_FMT_FLAG_PAL)) {
-        *why = "is a hardware, bitstream or palette format (not supported)";
+    if (d->flags & (AV_PIX_FMT_FLAG_HWACCEL | AV_PIX_FMT_FLAG_BITSTREAM)) {
+        *why = "is a hardware or bitstream format (not supported)";
         return FP_ERR(EINVAL);
     }
     if (w < 1 || w > FP_MAX_DIMENSION || h < 1 || h > FP_MAX_DIMENSION) {
@@ -153,6 +161,8 @@ static int av_layout(enum AVPixelFormat fmt, int w, int h, int align, fp__layout
         *why = "frame size overflows";
         return FP_ERR(EOVERFLOW);
     }
+    /* Palette formats (pal8): libavutil sizes plane 1 as the 256 x 4-byte
+     * palette, linesize 0, as av_frame_get_buffer() lays it out. */
     size_t off = align_up(AV_HEADER, (size_t)align); /* planes aligned even after the header */
     for (int i = 0; i < 4 && sizes[i]; i++) {
         if (l[i] > INT32_MAX || sizes[i] > SIZE_MAX / 2 - off) {
@@ -360,6 +370,61 @@ int fp_av_frame_get_buffer_at(fp_pool *pool, AVFrame *frame, int64_t timeout_us,
                               const char *func)
 {
     return fp_av_frame_get_buffer_site(pool, frame, timeout_us, fp__site_intern(file, line, func));
+}
+
+/*
+ * av_frame_make_writable() with the new buffer from the pool: FFmpeg's
+ * version allocates with av_frame_get_buffer(), so the usual encode loop
+ * (make the frame writable, fill it, send it) moves the frame out of the
+ * pool the first time an encoder kept a reference.
+ */
+int fp_av_frame_make_writable_site(fp_pool *pool, AVFrame *frame, int64_t timeout_us, const fp_site *site)
+{
+    const char *file = fp__site_file(site);
+    int line = fp__site_line(site);
+    av_pool *st = av_state(pool);
+    if (!st)
+        return not_av_pool(pool, "fp_av_frame_make_writable");
+    if (!frame || !frame->buf[0]) {
+        fp__log(pool, FP_LOG_ERROR, "fp_av_frame_make_writable at %s:%d: %s", file ? file : "?", line,
+               frame ? "the frame holds no buffer (use fp_av_frame_get_buffer)" : "frame is NULL");
+        return FP_ERR(EINVAL);
+    }
+    if (av_frame_is_writable(frame))
+        return 0;
+    if (frame->hw_frames_ctx || frame->format != st->fmt || frame->width < 1 || frame->width > pool->width ||
+        frame->height < 1 || frame->height > pool->height) {
+        const char *have = av_get_pix_fmt_name((enum AVPixelFormat)frame->format);
+        fp__log(pool, FP_LOG_ERROR,
+               "fp_av_frame_make_writable at %s:%d: frame is %s%s %dx%d, the pool holds %s up to %dx%d",
+               file ? file : "?", line, frame->hw_frames_ctx ? "hardware " : "", have ? have : "none",
+               frame->width, frame->height, av_get_pix_fmt_name(st->fmt), pool->width, pool->height);
+        return FP_ERR(EINVAL);
+    }
+    AVFrame tmp;
+    memset(&tmp, 0, sizeof(tmp));
+    tmp.format = frame->format;
+    tmp.width = frame->width;
+    tmp.height = frame->height;
+    int ret = attach(pool, &tmp, timeout_us, site);
+    if (ret < 0)
+        return ret;
+    if ((ret = av_frame_copy(&tmp, frame)) < 0 || (ret = av_frame_copy_props(&tmp, frame)) < 0) {
+        fp__log(pool, FP_LOG_ERROR, "fp_av_frame_make_writable at %s:%d: copying the frame failed (%d)",
+               file ? file : "?", line, ret);
+        av_frame_unref(&tmp);
+        return ret;
+    }
+    av_frame_unref(frame);
+    *frame = tmp;
+    frame->extended_data = frame->data;
+    return 0;
+}
+
+int fp_av_frame_make_writable_at(fp_pool *pool, AVFrame *frame, int64_t timeout_us, const char *file, int line,
+                                 const char *func)
+{
+    return fp_av_frame_make_writable_site(pool, frame, timeout_us, fp__site_intern(file, line, func));
 }
 
 /* ------------------------------------------------------------------------- */

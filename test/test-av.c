@@ -35,6 +35,7 @@
 
 #include <libavcodec/avcodec.h>
 #include <libavutil/imgutils.h>
+#include <libavutil/intreadwrite.h>
 #include <libavutil/mem.h>
 #include <libavutil/opt.h>
 #include <libavutil/pixdesc.h>
@@ -417,7 +418,6 @@ START_TEST(create_rejects_formats)
         AV_PIX_FMT_QSV,
         AV_PIX_FMT_DRM_PRIME,
         AV_PIX_FMT_VULKAN,
-        AV_PIX_FMT_PAL8,       /* palette */
         AV_PIX_FMT_MONOBLACK,  /* bitstream */
         AV_PIX_FMT_MONOWHITE,
         AV_PIX_FMT_RGB4,
@@ -438,7 +438,7 @@ START_TEST(create_rejects_formats)
     }
     /* NULL cfg rejects too (the log then goes to stderr) */
     fp_pool *p = NULL;
-    ck_assert_int_eq(fp_av_pool_create(&p, AV_PIX_FMT_PAL8, 64, 64, NULL), FP_ERR(EINVAL));
+    ck_assert_int_eq(fp_av_pool_create(&p, AV_PIX_FMT_MONOBLACK, 64, 64, NULL), FP_ERR(EINVAL));
     ck_assert_ptr_null(p);
 }
 END_TEST
@@ -1171,6 +1171,8 @@ END_TEST
 /* ========================================================================= */
 /* Encoders and decoders                                                      */
 
+static int open_encoder_slices; /* libx264: 4 slices per picture */
+
 static AVCodecContext *open_encoder(const char *name, enum AVPixelFormat fmt, int w, int h, int gop,
                                     int bframes, int threads)
 {
@@ -1191,6 +1193,8 @@ static AVCodecContext *open_encoder(const char *name, enum AVPixelFormat fmt, in
     enc->thread_type = threads > 1 ? FF_THREAD_FRAME : 0;
     if (!strcmp(name, "libx264"))
         av_opt_set(enc->priv_data, "preset", "veryfast", 0);
+    if (!strcmp(name, "libx264") && open_encoder_slices)
+        av_opt_set(enc->priv_data, "x264-params", "slices=4", 0);
     int rc = avcodec_open2(enc, codec, NULL);
     ck_assert_msg(rc == 0, "avcodec_open2(%s): %s", name, av_err2str(rc));
     return enc;
@@ -1204,6 +1208,7 @@ typedef struct clip {
     int width, height, frames;
     AVPacket *pkt[MAX_CLIP];
     int n;
+    int damaged; /* decode without error concealment (see decode_prefilled_deterministic) */
 } clip;
 
 /* Encodes `frames` pattern pictures with plain FFmpeg frames; 0 when the encoder is missing. */
@@ -1266,6 +1271,11 @@ static AVCodecContext *open_decoder(const clip *c, fp_pool *pool, int threads)
         dec->codec_tag = MKTAG('U', 'Y', 'V', 'Y');
     dec->thread_count = threads;
     dec->thread_type = threads > 1 ? FF_THREAD_FRAME : 0;
+    if (c->damaged) {
+        /* missing macroblocks stay as the buffer was, and such frames are output */
+        dec->error_concealment = 0;
+        dec->flags |= AV_CODEC_FLAG_OUTPUT_CORRUPT;
+    }
     if (pool) {
         dec->opaque = pool;
         dec->get_buffer2 = fp_av_get_buffer2;
@@ -1458,7 +1468,7 @@ START_TEST(encode_mpeg2_bounded)
 }
 END_TEST
 
-/* Frame-threaded lossless encoders that keep input frames on their workers (DESIGN.md). */
+/* Frame-threaded lossless encoders that keep input frames on their workers (doc/design.md). */
 static const char *const held_encoders[] = { "ffvhuff", "utvideo" };
 
 START_TEST(encode_frame_threaded_eagain)
@@ -2013,6 +2023,409 @@ START_TEST(av_malloc_fail)
 END_TEST
 
 /* ========================================================================= */
+/* Pixel memory is zeroed when a slot is first backed                         */
+
+/* An allocator that hands out memory filled with a byte pattern, as a reused
+ * heap block (another stream's pixels) would be. */
+typedef struct pattern_alloc {
+    uint8_t byte;
+    _Atomic int calls;
+} pattern_alloc;
+
+static void *pattern_alloc_fn(void *opaque, size_t size, size_t align)
+{
+    pattern_alloc *pa = opaque;
+    void *p = NULL;
+    if (posix_memalign(&p, align, size) != 0)
+        return NULL;
+    memset(p, pa->byte, size);
+    atomic_fetch_add(&pa->calls, 1);
+    return p;
+}
+
+static void pattern_free_fn(void *opaque, void *ptr, size_t size)
+{
+    (void)opaque;
+    (void)size;
+    free(ptr);
+}
+
+static fp_pool_config pattern_config(pattern_alloc *pa, int max_frames)
+{
+    fp_pool_config cfg = av_config(max_frames, &tlog);
+    cfg.allocator = (fp_allocator){ pattern_alloc_fn, pattern_free_fn, pa };
+    return cfg;
+}
+
+/* Every byte after the header (planes, padding rows, tail) is zero in a new slot. */
+START_TEST(backed_memory_is_zeroed)
+{
+    static const enum AVPixelFormat fmts[] = { AV_PIX_FMT_YUV420P, AV_PIX_FMT_NV12, AV_PIX_FMT_BGRA,
+                                               AV_PIX_FMT_PAL8 };
+    for (size_t k = 0; k < sizeof(fmts) / sizeof(fmts[0]); k++) {
+        pattern_alloc pa = { .byte = 0xA7 };
+        fp_pool_config cfg = pattern_config(&pa, 3);
+        cfg.min_frames = 1; /* one slot backed at creation, two on demand */
+        fp_pool *p = make_pool_cfg(fmts[k], 322, 181, &cfg);
+        AVFrame *f[3] = { NULL, NULL, NULL };
+        for (int i = 0; i < 3; i++) {
+            ck_assert_int_eq(fp_av_acquire(p, 0, &f[i]), 0);
+            const uint8_t *b = f[i]->buf[0]->data;
+            size_t n = f[i]->buf[0]->size;
+            size_t j = (size_t)(f[i]->data[0] - b);
+            while (j < n && b[j] == 0)
+                j++;
+            ck_assert_msg(j == n, "%s frame %d: byte %zu of %zu is 0x%02x", av_get_pix_fmt_name(fmts[k]), i, j,
+                          n, j < n ? b[j] : 0);
+            memset(f[i]->data[0], 0x33, (size_t)f[i]->linesize[0]); /* a writer */
+        }
+        ck_assert_int_eq(atomic_load(&pa.calls), 3);
+        /* Once per backing, not per acquire: a reused slot keeps its pixels. */
+        AVFrame *again = NULL;
+        av_frame_free(&f[0]);
+        ck_assert_int_eq(fp_av_acquire(p, 0, &again), 0);
+        ck_assert_int_eq(again->data[0][0], 0x33);
+        av_frame_free(&again);
+        av_frame_free(&f[1]);
+        av_frame_free(&f[2]);
+        finish_pool(&p);
+    }
+}
+END_TEST
+
+#ifndef FP_TEST_AV_UTIL_ONLY
+typedef struct prefill_case {
+    const char *encoder;
+    const char *alternative;
+    int bframes;
+    int threads;
+} prefill_case;
+
+static const prefill_case prefill_cases[] = {
+    { "mpeg2video", NULL, 2, 1 },
+    { "libx264", "mpeg4", 2, 1 },
+    { "libx264", "mpeg4", 2, 2 },
+    { "mpeg4", NULL, 2, 1 },
+};
+
+typedef struct copy_ctx {
+    refs *out;
+    fp_pool *pool;
+} copy_ctx;
+
+/* Keeps a deep copy in a plain FFmpeg frame, so the pool frame goes back. */
+static void copy_cb(const AVFrame *f, int idx, void *ud)
+{
+    copy_ctx *cc = ud;
+    ck_assert_int_eq(idx, cc->out->n);
+    ck_assert_int_lt(idx, MAX_CLIP);
+    ck_assert_int_eq(fp_av_frame_is_from(cc->pool, f), 1);
+    AVFrame *copy = av_frame_alloc();
+    ck_assert_ptr_nonnull(copy);
+    copy->format = f->format;
+    copy->width = f->width;
+    copy->height = f->height;
+    ck_assert_int_eq(av_frame_get_buffer(copy, 0), 0);
+    ck_assert_int_eq(av_frame_copy(copy, f), 0);
+    copy->pts = f->pts;
+    cc->out->f[cc->out->n++] = copy;
+}
+
+/*
+ * The same stream decoded through two pools whose allocators hand out memory
+ * filled with different patterns must give the same pictures (and the default
+ * allocator's): some decoders read bytes of their frames they never wrote
+ * (libavcodec's own allocator zeroes decoder buffers for this reason).
+ */
+START_TEST(decode_prefilled_deterministic)
+{
+    const prefill_case *pc = &prefill_cases[_i];
+    const int w = 320, h = 180;
+    int frames = scaled(48, 12);
+    clip c;
+    const char *name = pc->encoder;
+    open_encoder_slices = 1;
+    if (!clip_make(&c, name, AV_PIX_FMT_YUV420P, w, h, frames, 12, pc->bframes)) {
+        fprintf(stderr, "av: encoder %s not available, using %s\n", name, pc->alternative);
+        ck_assert_ptr_nonnull(pc->alternative);
+        name = pc->alternative;
+        ck_assert_int_eq(clip_make(&c, name, AV_PIX_FMT_YUV420P, w, h, frames, 12, pc->bframes), 1);
+    }
+    open_encoder_slices = 0;
+    /* The first picture loses its second half: without error concealment the
+     * decoder never writes those rows, and later pictures predict from them. */
+    c.damaged = 1;
+    av_shrink_packet(c.pkt[0], c.pkt[0]->size / 2);
+    refs ref;
+    decode_reference(&c, &ref);
+    static const uint8_t bytes[2] = { 0x00, 0xFF };
+    refs out[2];
+    for (int k = 0; k < 2; k++) {
+        pattern_alloc pa = { .byte = bytes[k] };
+        fp_pool_config cfg = pattern_config(&pa, 24);
+        fp_pool *p = make_pool_cfg(AV_PIX_FMT_YUV420P, w, h, &cfg);
+        copy_ctx cc = { &out[k], p };
+        memset(&out[k], 0, sizeof(out[k]));
+        ck_assert_int_eq(decode_clip(&c, p, pc->threads, copy_cb, &cc), frames);
+        ck_assert_int_gt(atomic_load(&pa.calls), 0);
+        ck_assert_uint_eq(get_stats(p).get_buffer_fallbacks, 0);
+        finish_pool(&p);
+    }
+    for (int i = 0; i < frames; i++) {
+        char why[128] = "";
+        ck_assert_msg(frames_equal(out[0].f[i], out[1].f[i], why, sizeof(why)),
+                      "%s (thread_count %d) frame %d: pool memory prefilled with 0x00 and 0xFF decodes "
+                      "differently: %s", name, pc->threads, i, why);
+        ck_frames_equal(out[0].f[i], ref.f[i]);
+    }
+    fprintf(stderr, "av: decode %s (thread_count %d): %d frames identical with pool memory prefilled "
+            "0x00 and 0xFF\n", name, pc->threads, frames);
+    refs_free(&out[0]);
+    refs_free(&out[1]);
+    refs_free(&ref);
+    clip_free(&c);
+}
+END_TEST
+#endif
+
+/* ========================================================================= */
+/* pal8: the palette plane                                                    */
+
+/* A pal8 pool frame: indices in data[0], the 256 x 4-byte palette in data[1],
+ * both inside buf[0], as av_frame_get_buffer() lays them out. */
+START_TEST(pal8_layout)
+{
+    const int w = 321, h = 201;
+    fp_pool *p = make_pool(AV_PIX_FMT_PAL8, w, h, 2);
+    AVFrame *f = NULL;
+    ck_assert_int_eq(fp_av_acquire(p, 0, &f), 0);
+    ck_assert_int_eq(f->format, AV_PIX_FMT_PAL8);
+    ck_assert_ptr_nonnull(f->data[0]);
+    ck_assert_ptr_nonnull(f->data[1]);
+    ck_assert_ptr_null(f->data[2]);
+    ck_assert_int_ge(f->linesize[0], ALIGN_UP(w, 64));
+    ck_assert_int_eq(f->linesize[0] % 64, 0);
+    ck_assert_int_eq((uintptr_t)f->data[1] % 64, 0);
+    const uint8_t *lo = f->buf[0]->data, *hi = lo + f->buf[0]->size;
+    ck_assert(f->data[1] >= f->data[0] + (size_t)f->linesize[0] * (size_t)(ALIGN_UP(h, 32) + 2));
+    ck_assert(f->data[1] + 1024 <= hi && f->data[0] >= lo);
+    /* av_frame_copy copies indices and palette; the copy matches */
+    AVFrame *src = pattern_frame(AV_PIX_FMT_PAL8, w, h, 3);
+    for (int i = 0; i < 256; i++)
+        AV_WN32(src->data[1] + 4 * i, 0xff000000u | (uint32_t)(i * 0x010203));
+    ck_assert_int_eq(av_frame_copy(f, src), 0);
+    ck_frames_equal(f, src);
+    ck_assert_int_eq(memcmp(f->data[1], src->data[1], 1024), 0);
+    av_frame_free(&src);
+    av_frame_free(&f);
+    finish_pool(&p);
+}
+END_TEST
+
+#ifndef FP_TEST_AV_UTIL_ONLY
+typedef struct pal8_ctx {
+    const refs *ref;
+    fp_pool *pool;
+    int from_pool;
+} pal8_ctx;
+
+static void pal8_compare_cb(const AVFrame *f, int idx, void *ud)
+{
+    pal8_ctx *pc = ud;
+    ck_assert_int_lt(idx, pc->ref->n);
+    ck_assert_int_eq(f->format, AV_PIX_FMT_PAL8);
+    ck_frames_equal(f, pc->ref->f[idx]);
+    ck_assert_msg(memcmp(f->data[1], pc->ref->f[idx]->data[1], 1024) == 0, "frame %d: palettes differ", idx);
+    pc->from_pool += fp_av_frame_is_from(pc->pool, f);
+}
+
+/* pal8 decoders (png with a palette, bmp) draw indices and palette from a pal8 pool. */
+static const char *const pal8_codecs[] = { "png", "bmp" };
+
+START_TEST(decode_pal8)
+{
+    const char *name = pal8_codecs[_i];
+    const int w = 200, h = 120, frames = 6;
+    int threads = !strcmp(name, "png") ? 2 : 1; /* png decodes with frame threads */
+    AVCodecContext *enc = open_encoder(name, AV_PIX_FMT_PAL8, w, h, 1, 0, 1);
+    ck_assert_msg(enc != NULL, "encoder %s missing (it is part of libavcodec itself)", name);
+    clip c;
+    memset(&c, 0, sizeof(c));
+    c.encoder = name;
+    c.fmt = AV_PIX_FMT_PAL8;
+    c.width = w;
+    c.height = h;
+    c.frames = frames;
+    AVPacket *pkt = av_packet_alloc();
+    for (int i = 0; i <= frames; i++) {
+        AVFrame *f = NULL;
+        if (i < frames) {
+            f = pattern_frame(AV_PIX_FMT_PAL8, w, h, i);
+            for (int k = 0; k < 256; k++)
+                AV_WN32(f->data[1] + 4 * k, 0xff000000u | (uint32_t)((k + i) * 0x00010307u & 0xffffff));
+        }
+        ck_assert_int_eq(avcodec_send_frame(enc, f), 0);
+        av_frame_free(&f);
+        int rc;
+        while ((rc = avcodec_receive_packet(enc, pkt)) == 0) {
+            c.pkt[c.n] = av_packet_alloc();
+            av_packet_move_ref(c.pkt[c.n++], pkt);
+        }
+        ck_assert(rc == AVERROR(EAGAIN) || rc == AVERROR_EOF);
+    }
+    ck_assert_int_eq(c.n, frames);
+    c.par = avcodec_parameters_alloc();
+    ck_assert_int_ge(avcodec_parameters_from_context(c.par, enc), 0);
+    av_packet_free(&pkt);
+    avcodec_free_context(&enc);
+
+    refs ref;
+    decode_reference(&c, &ref);
+    ck_assert_int_eq(ref.f[0]->format, AV_PIX_FMT_PAL8);
+    fp_pool *p = make_pool(AV_PIX_FMT_PAL8, w, h, 6);
+    pal8_ctx pc = { &ref, p, 0 };
+    ck_assert_int_eq(decode_clip(&c, p, threads, pal8_compare_cb, &pc), frames);
+    ck_assert_int_eq(pc.from_pool, frames);
+    fp_pool_stats st = get_stats(p);
+    ck_assert_uint_eq(st.get_buffer_fallbacks, 0);
+    ck_assert_uint_eq(st.live, 0);
+    fprintf(stderr, "av: decode %s pal8 (thread_count %d): %d frames from the pool, indices and palette "
+            "identical to the default allocator\n", name, threads, frames);
+    refs_free(&ref);
+    clip_free(&c);
+    finish_pool(&p);
+}
+END_TEST
+
+/* ========================================================================= */
+/* fp_av_frame_make_writable in FFmpeg's usual encode loop                    */
+
+typedef struct mw_case {
+    const char *encoder;
+    int threads;
+    int holds; /* the encoder keeps references to its input frames */
+} mw_case;
+
+static const mw_case mw_cases[] = {
+    { "ffvhuff", 2, 1 },    /* frame threads: keeps up to 3 input frames */
+    { "mpeg2video", 1, 0 }, /* copies its input: the frame stays writable */
+};
+
+/*
+ * The loop of FFmpeg's doc/examples/encode_video.c: one AVFrame, buffers from
+ * the pool once, then per picture "make writable, fill, send, receive".
+ * With fp_av_frame_make_writable every picture is a pool frame; with plain
+ * av_frame_make_writable (checked first) the frame leaves the pool as soon as
+ * the encoder keeps a reference.
+ */
+START_TEST(make_writable_encode_loop)
+{
+    const mw_case *mc = &mw_cases[_i];
+    const int w = 320, h = 240, cap = 6;
+    int frames = scaled(120, 30);
+    for (int use_fp = 0; use_fp <= 1; use_fp++) {
+        fp_pool *p = make_pool(AV_PIX_FMT_YUV420P, w, h, cap);
+        enc_run r = { 0 };
+        r.enc = open_encoder(mc->encoder, AV_PIX_FMT_YUV420P, w, h, 12, 0, mc->threads);
+        ck_assert_ptr_nonnull(r.enc);
+        r.pkt = av_packet_alloc();
+        if (mc->holds) { /* lossless: check every packet against its picture */
+            const AVCodec *dcodec = avcodec_find_decoder(r.enc->codec_id);
+            r.verify = avcodec_alloc_context3(dcodec);
+            AVCodecParameters *par = avcodec_parameters_alloc();
+            avcodec_parameters_from_context(par, r.enc);
+            avcodec_parameters_to_context(r.verify, par);
+            avcodec_parameters_free(&par);
+            ck_assert_int_eq(avcodec_open2(r.verify, dcodec, NULL), 0);
+            r.decoded = av_frame_alloc();
+        }
+        AVFrame *frame = av_frame_alloc();
+        frame->format = AV_PIX_FMT_YUV420P;
+        frame->width = w;
+        frame->height = h;
+        ck_assert_int_eq(fp_av_frame_get_buffer(p, frame, 0), 0);
+        int outside = 0;
+        for (int i = 0; i < frames; i++) {
+            int rc = use_fp ? fp_av_frame_make_writable(p, frame, 10 * 1000000) : av_frame_make_writable(frame);
+            ck_assert_msg(rc == 0, "frame %d: make_writable: %s", i, av_err2str(rc));
+            ck_assert_int_eq(av_frame_is_writable(frame), 1);
+            outside += !fp_av_frame_is_from(p, frame);
+            if (use_fp)
+                ck_assert_msg(fp_av_frame_is_from(p, frame), "frame %d left the pool", i);
+            fill_pattern(frame, i);
+            frame->pts = i;
+            ck_assert_int_eq(avcodec_send_frame(r.enc, frame), 0);
+            drain(&r);
+            fp_pool_stats st = get_stats(p);
+            ck_assert_uint_le(st.live, st.capacity);
+        }
+        ck_assert_int_eq(avcodec_send_frame(r.enc, NULL), 0);
+        drain(&r);
+        ck_assert_int_eq(r.packets, frames);
+        fp_pool_stats st = get_stats(p);
+        if (!use_fp && mc->holds)
+            ck_assert_int_gt(outside, 0); /* the trap, as documented in doc/migration.md */
+        if (use_fp) {
+            ck_assert_int_eq(outside, 0);
+            if (mc->holds) /* each copy came from the pool */
+                ck_assert_uint_gt(st.acquired, 1);
+            else
+                ck_assert_uint_eq(st.acquired, 1);
+        }
+        fprintf(stderr, "av: %s encode loop with %s: %d frames, %d outside the pool, %llu acquires, peak %u\n",
+                mc->encoder, use_fp ? "fp_av_frame_make_writable" : "av_frame_make_writable", frames, outside,
+                (unsigned long long)st.acquired, st.peak_live);
+        av_frame_free(&frame);
+        avcodec_free_context(&r.enc);
+        avcodec_free_context(&r.verify);
+        av_frame_free(&r.decoded);
+        av_packet_free(&r.pkt);
+        finish_pool(&p);
+    }
+}
+END_TEST
+#endif
+
+/* Contract edges: no buffer, wrong geometry, exhausted pool (frame unchanged), writable frames untouched. */
+START_TEST(make_writable_errors)
+{
+    fp_pool *p = make_pool(AV_PIX_FMT_YUV420P, 160, 90, 1);
+    AVFrame *f = av_frame_alloc();
+    ck_assert_int_eq(fp_av_frame_make_writable(p, f, 0), FP_ERR(EINVAL)); /* no buffer */
+    ck_assert_int_eq(fp_av_frame_make_writable(p, NULL, 0), FP_ERR(EINVAL));
+    ck_assert_int_eq(fp_av_frame_make_writable(NULL, f, 0), FP_ERR(EINVAL));
+    f->format = AV_PIX_FMT_YUV420P;
+    f->width = 160;
+    f->height = 90;
+    ck_assert_int_eq(fp_av_frame_get_buffer(p, f, 0), 0);
+    uint8_t *before = f->data[0];
+    ck_assert_int_eq(fp_av_frame_make_writable(p, f, 0), 0); /* writable: untouched */
+    ck_assert_ptr_eq(f->data[0], before);
+    AVFrame *other = av_frame_clone(f);
+    f->pts = 42;
+    ck_assert_int_eq(fp_av_frame_make_writable(p, f, 0), FP_ERR(EAGAIN)); /* the only slot is shared */
+    ck_assert_ptr_eq(f->data[0], before);
+    ck_assert_int_eq(f->pts, 42);
+    fp_pool *p2 = make_pool(AV_PIX_FMT_YUV420P, 160, 90, 2);
+    fill_pattern(f, 5);
+    ck_assert_int_eq(fp_av_frame_make_writable(p2, f, 0), 0); /* into another pool, picture copied */
+    ck_assert_int_eq(fp_av_frame_is_from(p2, f), 1);
+    ck_assert_int_eq(f->pts, 42);
+    ck_assert_ptr_eq(f->extended_data, f->data);
+    ck_frames_equal(f, other);
+    av_frame_free(&other); /* p's slot is back */
+    AVFrame *big = pattern_frame(AV_PIX_FMT_YUV420P, 320, 180, 1);
+    AVFrame *ref = av_frame_clone(big);
+    ck_assert_int_eq(fp_av_frame_make_writable(p, big, 0), FP_ERR(EINVAL)); /* larger than the pool */
+    av_frame_free(&ref);
+    av_frame_free(&big);
+    av_frame_free(&f);
+    finish_pool(&p2);
+    finish_pool(&p);
+}
+END_TEST
+
+/* ========================================================================= */
 
 Suite *fp_test_suite(void)
 {
@@ -2086,6 +2499,31 @@ Suite *fp_test_suite(void)
     tcase_add_test(tc, alloc_fail_get_buffer2);
 #endif
     tcase_add_test(tc, av_malloc_fail);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("zeroed");
+    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_add_test(tc, backed_memory_is_zeroed);
+#ifndef FP_TEST_AV_UTIL_ONLY
+    tcase_add_loop_test(tc, decode_prefilled_deterministic, 0,
+                        (int)(sizeof(prefill_cases) / sizeof(prefill_cases[0])));
+#endif
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("pal8");
+    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_add_test(tc, pal8_layout);
+#ifndef FP_TEST_AV_UTIL_ONLY
+    tcase_add_loop_test(tc, decode_pal8, 0, (int)(sizeof(pal8_codecs) / sizeof(pal8_codecs[0])));
+#endif
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("make_writable");
+    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_add_test(tc, make_writable_errors);
+#ifndef FP_TEST_AV_UTIL_ONLY
+    tcase_add_loop_test(tc, make_writable_encode_loop, 0, (int)(sizeof(mw_cases) / sizeof(mw_cases[0])));
+#endif
     suite_add_tcase(s, tc);
 
     return s;

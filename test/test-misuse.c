@@ -900,7 +900,7 @@ START_TEST(av_misuse)
     cfg.log = test_log_cb;
     cfg.log_opaque = &g_log;
     MCASE(fp_av_pool_create(NULL, AV_PIX_FMT_YUV420P, 16, 16, &cfg) == FP_ERR(EINVAL));
-    static const int bad_fmts[] = { AV_PIX_FMT_NONE, -7, 100000, AV_PIX_FMT_VAAPI, AV_PIX_FMT_PAL8,
+    static const int bad_fmts[] = { AV_PIX_FMT_NONE, -7, 100000, AV_PIX_FMT_VAAPI, AV_PIX_FMT_MONOBLACK,
                                     AV_PIX_FMT_MONOWHITE };
     for (size_t i = 0; i < sizeof(bad_fmts) / sizeof(bad_fmts[0]); i++)
         MCASE(fp_av_pool_create(&ap, (enum AVPixelFormat)bad_fmts[i], 16, 16, &cfg) == FP_ERR(EINVAL) &&

@@ -15,7 +15,18 @@
  * Frames that FFmpeg copies out of a pool frame (av_frame_make_writable() on
  * a shared frame, av_frame_copy into a new buffer, ...) are plain FFmpeg
  * frames: they never belong to the pool, and the pool frame they were copied
- * from returns when its own last reference goes.
+ * from returns when its own last reference goes. fp_av_frame_make_writable()
+ * makes the copy from the pool instead.
+ *
+ * Pixel memory is zeroed once, when a slot first gets it (at creation for
+ * `min_frames`, else at the acquire that needs a new slot), as libavcodec's
+ * own avcodec_default_get_buffer2() zeroes decoder buffers: some decoders
+ * read bytes of their frames they never write (a damaged stream decoded
+ * without error concealment leaves whole rows unwritten), and their output
+ * must not depend on what the allocator returned. A frame handed out again
+ * keeps the pixels of its last use, as with FFmpeg's own buffer pools; ask for
+ * FP_POOL_ZERO to clear every acquire. (FP_POOL_POISON pools fill idle memory
+ * with their poison pattern instead.)
  */
 #ifndef FRAMEPOOL_AV_H
 #define FRAMEPOOL_AV_H
@@ -34,12 +45,19 @@ struct AVCodecContext;
 /**
  * Creates a pool of `fmt` frames of `width` x `height` for FFmpeg.
  *
- * Any AVPixelFormat libavutil can lay out in memory is accepted (not hardware,
- * bitstream or palette formats). Every slot is laid out once with libavutil's
+ * Any AVPixelFormat libavutil can lay out in memory is accepted, palette
+ * formats included: AV_PIX_FMT_PAL8 frames carry the indices in `data[0]` and
+ * the 256-entry, 1024-byte palette in `data[1]` (`linesize[1]` 0), in the
+ * same buffer, as av_frame_get_buffer() lays them out (what e.g. the png and
+ * bmp decoders produce for palette images). Refused with FP_ERR(EINVAL): hardware formats
+ * (AV_PIX_FMT_FLAG_HWACCEL: vaapi, cuda, qsv, ...; their frames come from a
+ * hardware frames context) and bitstream formats (AV_PIX_FMT_FLAG_BITSTREAM:
+ * monow, monob, rgb4, bgr4). Every slot is laid out once with libavutil's
  * own plane math, padded for decoders — width to a multiple of 64, height to
  * a multiple of 32 plus 2 rows, linesizes and planes aligned to 64 bytes
  * (more if cfg->align asks), 64 bytes of tail padding — so the frames also
- * suit fp_av_get_buffer2() and SIMD.
+ * suit fp_av_get_buffer2() and SIMD. Pixel memory is zeroed when a slot is
+ * first backed (see the file description).
  *
  * @param out receives the pool (holding one reference) on success, NULL on failure
  * @param fmt pixel format of every frame
@@ -126,6 +144,58 @@ FP_API int fp_av_frame_get_buffer_site(fp_pool *pool, AVFrame *frame, int64_t ti
 #else
 # define fp_av_frame_get_buffer(pool, frame, timeout_us) \
     fp_av_frame_get_buffer_at((pool), (frame), (timeout_us), __FILE__, __LINE__, __func__)
+#endif
+
+/**
+ * av_frame_make_writable() for pool frames: when `frame` is not writable (an
+ * encoder, a filter or a queue still holds a reference to its buffer), gives
+ * it a new buffer from `pool`, copies the picture and the properties into it
+ * (av_frame_copy(), av_frame_copy_props()) and drops the old reference; the
+ * old buffer returns to its pool when its other holders let go. A writable
+ * frame is left as it is.
+ *
+ * FFmpeg's usual encode loop calls av_frame_make_writable() before filling
+ * the frame; that one takes the new buffer from av_frame_get_buffer(), so
+ * after the first frame an encoder kept, the loop runs on plain FFmpeg
+ * buffers, outside the pool's bound and tracking. Call this instead (same
+ * place in the loop) to keep every frame in the pool. Use the
+ * fp_av_frame_make_writable() macro, which records the call site.
+ *
+ * May block up to `timeout_us` waiting for a pool frame.
+ *
+ * @param pool a pool made by fp_av_pool_create()
+ * @param frame an AVFrame holding a buffer (from `pool` or not) whose
+ *              `format` is the pool's and `width`/`height` at most the pool's
+ * @param timeout_us as for fp_pool_acquire(), used only when a copy is needed
+ * @param file call site file name, kept for reports (the macro passes `__FILE__`)
+ * @param line call site line (`__LINE__`)
+ * @param func call site function name (`__func__`)
+ * @return 0 (the frame is writable; `data`, `linesize` and `buf` may have
+ *         changed); FP_ERR(EINVAL) for a frame without buffers, a hardware
+ *         frame or a geometry the pool cannot hold (logged); the
+ *         fp_pool_acquire() errors (EAGAIN, ETIMEDOUT, ESHUTDOWN, ENOMEM),
+ *         with the frame unchanged; or the AVERROR of av_frame_copy() /
+ *         av_frame_copy_props()
+ */
+FP_API int fp_av_frame_make_writable_at(fp_pool *pool, AVFrame *frame, int64_t timeout_us, const char *file,
+                                        int line, const char *func);
+/**
+ * fp_av_frame_make_writable_at() with the site as one pointer (see fp_pool_acquire_site()).
+ * @param pool a pool made by fp_av_pool_create()
+ * @param frame an AVFrame holding a buffer
+ * @param timeout_us as for fp_pool_acquire()
+ * @param site where the call is; must outlive the pool (NULL: unknown site)
+ * @return as fp_av_frame_make_writable_at()
+ */
+FP_API int fp_av_frame_make_writable_site(fp_pool *pool, AVFrame *frame, int64_t timeout_us,
+                                          const fp_site *site);
+#ifdef FP_SITE_HERE
+/** fp_av_frame_make_writable_at() with the caller's file, line and function as the acquire site. */
+# define fp_av_frame_make_writable(pool, frame, timeout_us) \
+    fp_av_frame_make_writable_site((pool), (frame), (timeout_us), FP_SITE_HERE())
+#else
+# define fp_av_frame_make_writable(pool, frame, timeout_us) \
+    fp_av_frame_make_writable_at((pool), (frame), (timeout_us), __FILE__, __LINE__, __func__)
 #endif
 
 /**
