@@ -125,11 +125,6 @@ static enum fp_format core_format(enum AVPixelFormat fmt)
     }
 }
 
-static size_t align_up(size_t v, size_t a)
-{
-    return (v + a - 1) & ~(a - 1);
-}
-
 /* libavutil's own plane math on the padded geometry. */
 static int av_layout(enum AVPixelFormat fmt, int w, int h, int align, fp__layout *out, const char **why)
 {
@@ -147,7 +142,7 @@ static int av_layout(enum AVPixelFormat fmt, int w, int h, int align, fp__layout
         *why = "geometry is outside 1..32768";
         return FP_ERR(EINVAL);
     }
-    int pad_w = (int)align_up((size_t)w, 64), pad_h = (int)align_up((size_t)h, 32) + 2;
+    int pad_w = (int)fp__align_up((size_t)w, 64), pad_h = (int)fp__align_up((size_t)h, 32) + 2;
     int lines[4];
     if (av_image_fill_linesizes(lines, fmt, pad_w) < 0) {
         *why = "cannot be laid out by libavutil";
@@ -155,7 +150,7 @@ static int av_layout(enum AVPixelFormat fmt, int w, int h, int align, fp__layout
     }
     ptrdiff_t l[4];
     for (int i = 0; i < 4; i++)
-        l[i] = (ptrdiff_t)align_up((size_t)lines[i], (size_t)align);
+        l[i] = (ptrdiff_t)fp__align_up((size_t)lines[i], (size_t)align);
     size_t sizes[4];
     if (av_image_fill_plane_sizes(sizes, fmt, pad_h, l) < 0) {
         *why = "frame size overflows";
@@ -163,7 +158,7 @@ static int av_layout(enum AVPixelFormat fmt, int w, int h, int align, fp__layout
     }
     /* Palette formats (pal8): libavutil sizes plane 1 as the 256 x 4-byte
      * palette, linesize 0, as av_frame_get_buffer() lays it out. */
-    size_t off = align_up(AV_HEADER, (size_t)align); /* planes aligned even after the header */
+    size_t off = fp__align_up(AV_HEADER, (size_t)align); /* planes aligned even after the header */
     for (int i = 0; i < 4 && sizes[i]; i++) {
         if (l[i] > INT32_MAX || sizes[i] > SIZE_MAX / 2 - off) {
             *why = "frame size overflows";
@@ -171,7 +166,7 @@ static int av_layout(enum AVPixelFormat fmt, int w, int h, int align, fp__layout
         }
         out->linesize[i] = (int)l[i];
         out->offset[i] = off;
-        off = align_up(off + sizes[i], (size_t)align);
+        off = fp__align_up(off + sizes[i], (size_t)align);
         out->nb_planes = i + 1;
     }
     out->size = off;
@@ -212,8 +207,8 @@ int fp_av_pool_create(fp_pool **out, enum AVPixelFormat fmt, int width, int heig
         fp__log_cfg(&cfg, FP_LOG_ERROR, "fp_av_pool_create: cfg.buffer_size must be 0 for video frames");
         return FP_ERR(EINVAL);
     }
-    if (cfg.align < 1 || cfg.align > 4096 || (cfg.align & (cfg.align - 1))) {
-        fp__log_cfg(&cfg, FP_LOG_ERROR, "invalid config: align %d is not a power of two in 1..4096", cfg.align);
+    if (!fp__align_ok(cfg.align)) {
+        fp__log_bad_align(&cfg);
         return FP_ERR(EINVAL);
     }
     fp__layout layout;
@@ -231,8 +226,8 @@ int fp_av_pool_create(fp_pool **out, enum AVPixelFormat fmt, int width, int heig
         return FP_ERR(ENOMEM);
     }
     st->fmt = fmt;
-    st->pad_w = (int)align_up((size_t)width, 64);
-    st->pad_h = (int)align_up((size_t)height, 32) + 2;
+    st->pad_w = (int)fp__align_up((size_t)width, 64);
+    st->pad_h = (int)fp__align_up((size_t)height, 32) + 2;
     cfg.format = core;
     cfg.width = width;
     cfg.height = height;
@@ -262,7 +257,7 @@ static void buffer_free(void *opaque, uint8_t *data)
 {
     (void)data;
     fp_frame *f = opaque;
-    fp_slot *s = (fp_slot *)((char *)f - offsetof(fp_slot, frame));
+    fp_slot *s = fp__slot_from_frame(f);
     av_slot *as = fp__slot_extra(s->pool, s);
     atomic_store(&as->buffer, NULL);
     while (atomic_load(&as->readers))
@@ -277,7 +272,7 @@ static int attach(fp_pool *pool, AVFrame *frame, int64_t timeout_us, const fp_si
     int ret = fp__pool_acquire_internal(pool, timeout_us, &pf, site);
     if (ret < 0)
         return ret;
-    fp_slot *s = (fp_slot *)((char *)pf - offsetof(fp_slot, frame));
+    fp_slot *s = fp__slot_from_frame(pf);
     AVBufferRef *buf = av_buffer_create(s->mem, pool->layout.size, buffer_free, pf, 0);
     if (!buf) {
         const char *file = fp__site_file(site);

@@ -53,6 +53,21 @@ typedef struct fp__layout {
 /* Tail padding after the last plane, for SIMD that reads past the end. */
 #define FP_TAIL_PADDING 64
 
+/* Shared helpers of the layout code (layout.c, av.c, vpl.c). */
+#define FP_MAX_ALIGN 4096
+static inline bool fp__align_ok(int align)
+{
+    return align >= 1 && align <= FP_MAX_ALIGN && !(align & (align - 1));
+}
+/* v rounded up to a power of two a; the caller knows it cannot overflow
+ * (layout.c's checked form is for user-sized values). */
+static inline size_t fp__align_up(size_t v, size_t a)
+{
+    return (v + a - 1) & ~(a - 1);
+}
+/* The invalid-align log line, one wording for every create function. */
+FP_HIDDEN void fp__log_bad_align(const fp_pool_config *cfg);
+
 /* Why a geometry cannot be laid out (the config validation's log line). */
 enum fp_layout_why {
     FP_LAYOUT_OK,
@@ -284,6 +299,12 @@ struct fp_pool {
 static inline bool fp__pool_check(const fp_pool *p)
 {
     return fp__region_readable(p, sizeof(*p)) && p->magic == (FP_POOL_MAGIC ^ (uintptr_t)p);
+}
+
+/* The slot of a frame known to be a pool frame (no check). */
+static inline fp_slot *fp__slot_from_frame(const fp_frame *f)
+{
+    return (fp_slot *)((char *)f - offsetof(fp_slot, frame));
 }
 
 static inline void *fp__slot_extra(const fp_pool *pool, const fp_slot *s)

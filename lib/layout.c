@@ -62,7 +62,7 @@ int fp__layout_compute(enum fp_format fmt, int width, int height, int align, siz
         *why = FP_LAYOUT_BAD_FORMAT;
         return FP_ERR(EINVAL);
     }
-    if (align < 1 || align > 4096 || (align & (align - 1))) {
+    if (!fp__align_ok(align)) {
         *why = FP_LAYOUT_BAD_ALIGN;
         return FP_ERR(EINVAL);
     }

@@ -170,7 +170,7 @@ static void log_layout_error(const fp_pool_config *cfg, enum fp_layout_why why)
         fp__log_cfg(cfg, FP_LOG_ERROR, "invalid config: format %d is not an enum fp_format value", (int)cfg->format);
         break;
     case FP_LAYOUT_BAD_ALIGN:
-        fp__log_cfg(cfg, FP_LOG_ERROR, "invalid config: align %d is not a power of two in 1..4096", cfg->align);
+        fp__log_bad_align(cfg);
         break;
     case FP_LAYOUT_RAW_NEEDS_SIZE:
         fp__log_cfg(cfg, FP_LOG_ERROR, "invalid config: buffer_size %zu must be > 0 for FP_FMT_RAW", cfg->buffer_size);
@@ -204,6 +204,12 @@ static void log_layout_error(const fp_pool_config *cfg, enum fp_layout_why why)
     case FP_LAYOUT_OK:
         break;
     }
+}
+
+void fp__log_bad_align(const fp_pool_config *cfg)
+{
+    fp__log_cfg(cfg, FP_LOG_ERROR, "invalid config: align %d is not a power of two in 1..%d", cfg->align,
+                FP_MAX_ALIGN);
 }
 
 static int validate(const fp_pool_config *cfg, fp__layout *layout, bool explicit_layout)

@@ -408,17 +408,12 @@ static bool is_progressive(mfxU16 ps)
            !(ps & (MFX_PICSTRUCT_FIELD_TFF | MFX_PICSTRUCT_FIELD_BFF | MFX_PICSTRUCT_FIELD_SINGLE));
 }
 
-static size_t align_up(size_t v, size_t a)
-{
-    return (v + a - 1) & ~(a - 1);
-}
-
 /* Lays out one surface (see vpl.h); FP_ERR(EOVERFLOW) when it does not fit. */
 static int vpl_layout(mfxU32 fourcc, size_t w, size_t h, size_t align, fp__layout *l, size_t *pitch_out)
 {
     size_t bpp = fourcc == MFX_FOURCC_RGB4 ? 4 : (fourcc == MFX_FOURCC_P010 || fourcc == MFX_FOURCC_YUY2) ? 2 : 1;
     /* I420 chroma rows are Pitch / 2 (runtimes assume it): keep them aligned. */
-    size_t pitch = align_up(w * bpp, fourcc == MFX_FOURCC_I420 ? 2 * align : align);
+    size_t pitch = fp__align_up(w * bpp, fourcc == MFX_FOURCC_I420 ? 2 * align : align);
     size_t luma, size;
     *l = (fp__layout){ 0 };
     if (pitch > INT32_MAX || __builtin_mul_overflow(pitch, h, &luma))
@@ -445,7 +440,7 @@ static int vpl_layout(mfxU32 fourcc, size_t w, size_t h, size_t align, fp__layou
         size > SIZE_MAX - FP_TAIL_PADDING - align)
         return FP_ERR(EOVERFLOW);
     l->size = size;
-    l->alloc_size = align_up(size + FP_TAIL_PADDING, align);
+    l->alloc_size = fp__align_up(size + FP_TAIL_PADDING, align);
     *pitch_out = pitch;
     return 0;
 }
@@ -486,8 +481,8 @@ int fp_vpl_pool_create(fp_pool **out, const mfxFrameInfo *info, const fp_pool_co
         return FP_ERR(EINVAL);
     }
     fourcc_str(info->FourCC, fcc);
-    size_t w = align_up(info->Width, 16);
-    size_t h = align_up(info->Height, is_progressive(info->PicStruct) ? 16 : 32);
+    size_t w = fp__align_up(info->Width, 16);
+    size_t h = fp__align_up(info->Height, is_progressive(info->PicStruct) ? 16 : 32);
     if (info->Width == 0 || info->Height == 0 || w > FP_MAX_DIMENSION || h > FP_MAX_DIMENSION) {
         fp__log_cfg(&cfg, FP_LOG_ERROR,
                    "fp_vpl_pool_create: %s frame %ux%u (rounded %zux%zu) is outside 1..%d", fcc,
@@ -518,8 +513,8 @@ int fp_vpl_pool_create(fp_pool **out, const mfxFrameInfo *info, const fp_pool_co
         fp__log_cfg(&cfg, FP_LOG_ERROR, "invalid config: buffer_size %zu must be 0 for surfaces", cfg.buffer_size);
         return FP_ERR(EINVAL);
     }
-    if (cfg.align < 1 || cfg.align > 4096 || (cfg.align & (cfg.align - 1))) {
-        fp__log_cfg(&cfg, FP_LOG_ERROR, "invalid config: align %d is not a power of two in 1..4096", cfg.align);
+    if (!fp__align_ok(cfg.align)) {
+        fp__log_bad_align(&cfg);
         return FP_ERR(EINVAL);
     }
     size_t align = cfg.align < 64 ? 64 : (size_t)cfg.align;
@@ -632,7 +627,7 @@ int fp_vpl_acquire_site(fp_pool *pool, int64_t timeout_us, mfxFrameSurface1 **ou
     int ret = fp__pool_acquire_internal(pool, timeout_us, out ? &f : NULL, site);
     if (ret < 0)
         return ret;
-    fp_slot *s = (fp_slot *)((char *)f - offsetof(fp_slot, frame));
+    fp_slot *s = fp__slot_from_frame(f);
     vpl_slot *vs = vslot(pool, s);
     surface_reset(pool->adapter, s, vs);
     *out = &vs->surf;
