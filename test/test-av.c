@@ -12,6 +12,11 @@
  *               to the default allocator, with and without frame threading
  * - get_buffer2: fallbacks, exhaustion inside a decoder, waits, closed pools
  * - alloc:      allocation failures (pixel allocator hook, av_max_alloc)
+ * - zeroed:     pixel memory is zero when a slot is first backed; a damaged stream decoded
+ *               through pools prefilled with 0x00 and 0xFF gives the same pictures
+ * - pal8:       palette layout (data[1], 1024 bytes); png and bmp decoders into a pal8 pool
+ * - make_writable: fp_av_frame_make_writable's contract, and FFmpeg's encode loop with it
+ *               (every frame stays in the pool) and with av_frame_make_writable (it leaves)
  *
  * Under valgrind (FP_TEST_UNDER_VALGRIND set) the frame counts are scaled down.
  * FFmpeg's own log is silenced unless FP_TEST_AV_LOG is set.
