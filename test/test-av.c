@@ -2252,6 +2252,9 @@ START_TEST(decode_pal8)
     const char *name = pal8_codecs[_i];
     const int w = 200, h = 120, frames = 6;
     int threads = !strcmp(name, "png") ? 2 : 1; /* png decodes with frame threads */
+#if defined(__SANITIZE_THREAD__)
+    threads = 1; /* frame threads' hand-off is invisible to TSan (see the top of this file) */
+#endif
     AVCodecContext *enc = open_encoder(name, AV_PIX_FMT_PAL8, w, h, 1, 0, 1);
     ck_assert_msg(enc != NULL, "encoder %s missing (it is part of libavcodec itself)", name);
     clip c;
@@ -2327,6 +2330,17 @@ START_TEST(make_writable_encode_loop)
 {
     const mw_case *mc = &mw_cases[_i];
     const int w = 320, h = 240, cap = 6;
+#if defined(__SANITIZE_THREAD__)
+    /* The frame-threaded encoder frees its AVBufferRefs on its workers after a
+     * hand-off through libavcodec's uninstrumented atomics (see the top of this
+     * file): TSan reports FFmpeg's own structures. The normal and ASan builds
+     * run this case; framepool's side of it is what the other TSan cases check. */
+    if (mc->holds) {
+        fprintf(stderr, "av: %s encode loop not run under ThreadSanitizer (FFmpeg's frame threads)\n",
+                mc->encoder);
+        return;
+    }
+#endif
     int frames = scaled(120, 30);
     for (int use_fp = 0; use_fp <= 1; use_fp++) {
         fp_pool *p = make_pool(AV_PIX_FMT_YUV420P, w, h, cap);
