@@ -448,9 +448,9 @@ static void exhaustion_numbers(fp_pool *pool, av_pool *st, AVCodecContext *avctx
     fp_pool_stats ps;
     fp_pool_get_stats(pool, &ps);
     snprintf(buf, size,
-             "live %u of max_frames %u, peak %u, overdraft %d of %d in use, %llu refused and %llu overdraft so far; "
-             "this decoder needs %d frames plus the ones the application holds (fp_av_frames_for_decoder)",
-             ps.live, ps.capacity, ps.peak_live, atomic_load_explicit(&st->overdraft->out, RLX), st->overdraft_max,
+             "live %u of max_frames %u, overdraft %d of %d out, %llu refused, %llu overdraft so far; the decoder "
+             "needs %d frames + the application's (fp_av_frames_for_decoder)",
+             ps.live, ps.capacity, atomic_load_explicit(&st->overdraft->out, RLX), st->overdraft_max,
              (unsigned long long)ps.get_buffer_exhausted, (unsigned long long)ps.get_buffer_overdraft,
              fp_av_frames_for_decoder(avctx, 0));
 }
@@ -464,11 +464,11 @@ static void exhausted(fp_pool *pool, av_pool *st, AVCodecContext *avctx)
     atomic_fetch_add_explicit(&pool->get_buffer_exhausted, 1, RLX);
     if (atomic_exchange_explicit(&st->exhausted_burst, 1, RLX))
         return;
-    char nums[320];
+    char nums[256];
     exhaustion_numbers(pool, st, avctx, nums, sizeof(nums));
     fp__log(pool, FP_LOG_WARN,
-            "fp_av_get_buffer2 (%s): pool exhausted for %lld us, the decoder gets ENOBUFS (it may report another "
-            "error code); %s; logged once per burst, counted in get_buffer_exhausted",
+            "fp_av_get_buffer2 (%s): pool exhausted for %lld us: ENOBUFS to the decoder (it may report another "
+            "code); %s; once per burst (get_buffer_exhausted)",
             avctx->codec->name, (long long)pool->get_buffer_timeout_us, nums);
 }
 
@@ -523,13 +523,12 @@ static int overdraft(fp_pool *pool, av_pool *st, AVCodecContext *avctx, AVFrame 
      * whole stream: log the 1st, 2nd, 4th, 8th, ... not every one. */
     uint64_t n = atomic_fetch_add_explicit(&pool->get_buffer_overdraft, 1, RLX) + 1;
     if (!(n & (n - 1))) {
-        char nums[320];
+        char nums[256];
         exhaustion_numbers(pool, st, avctx, nums, sizeof(nums));
         fp__log(pool, FP_LOG_WARN,
-                "fp_av_get_buffer2 (%s): pool exhausted, serving decoder overdraft frame %llu beyond max_frames "
-                "(up to decoder_overdraft %d at once); %s; logged at the 1st, 2nd, 4th, 8th, ... overdraft frame, "
-                "counted in get_buffer_overdraft",
-                avctx->codec->name, (unsigned long long)n, st->overdraft_max, nums);
+                "fp_av_get_buffer2 (%s): pool exhausted: overdraft frame %llu beyond max_frames; %s; "
+                "logged at the 1st, 2nd, 4th, ... (get_buffer_overdraft)",
+                avctx->codec->name, (unsigned long long)n, nums);
     }
     return 0;
 }
