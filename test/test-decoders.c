@@ -10,10 +10,10 @@
  *              test holds every output: whatever error the decoder reports,
  *              get_buffer_exhausted counts it and one "pool exhausted" line per
  *              burst names the codec and the pool's numbers
- * - overdraft: h264 with B-frames and 3 references into a pool one frame short
- *              decodes everything bit-exact through the overdraft, also after
- *              avcodec_flush_buffers() and a new IDR; without overdraft it is
- *              refused and says so
+ * - overdraft: h264 and hevc with B-frames and 3 references into a pool one
+ *              frame short decode everything bit-exact through the overdraft,
+ *              also after avcodec_flush_buffers() and a new IDR; without
+ *              overdraft they are refused and say so
  * - bypass:    fp_av_check_decoder() on rawvideo, libvpx-vp9, libdav1d (when an
  *              AV1 encoder is there to feed it) and on pooled decoders
  * SPDX-License-Identifier: MIT
@@ -161,7 +161,7 @@ static int clip_make(clip *c, const char *encoder, enum AVPixelFormat fmt, int w
         av_opt_set(enc->priv_data, "x264-params", "ref=3:b-pyramid=none:scenecut=0", 0);
     } else if (!strcmp(encoder, "libx265")) {
         av_opt_set(enc->priv_data, "preset", "ultrafast", 0);
-        av_opt_set(enc->priv_data, "x265-params", "log-level=0:ref=3:scenecut=0", 0);
+        av_opt_set(enc->priv_data, "x265-params", "log-level=0:ref=3:scenecut=0:open-gop=0", 0);
     } else if (!strcmp(encoder, "libvpx") || !strcmp(encoder, "libvpx-vp9")) {
         av_opt_set(enc->priv_data, "deadline", "realtime", 0);
         av_opt_set_int(enc->priv_data, "cpu-used", 8, 0);
@@ -516,8 +516,8 @@ static run decode_range(AVCodecContext *dec, const clip *c, fp_pool *p, const re
     return r;
 }
 
-/* The peak an h264 clip needs at one thread with the app releasing at once. */
-static int h264_peak(const clip *c, const refs *ref)
+/* The peak a clip needs at one thread with the app releasing at once. */
+static int clip_peak(const clip *c, const refs *ref)
 {
     fp_pool *p = make_pool(c->fmt, c->w, c->h, 64, 0);
     AVCodecContext *dec = open_decoder(c, NULL, p, MODE_ONE);
@@ -530,16 +530,18 @@ static int h264_peak(const clip *c, const refs *ref)
     return peak;
 }
 
-START_TEST(h264_overdraft_recovers)
+START_TEST(overdraft_recovers)
 {
+    static const char *const encoders[] = { "libx264", "libx265" };
     const int w = 320, h = 240, frames = 48, gop = 24;
+    char needle[128];
     clip c;
-    if (!clip_make(&c, "libx264", AV_PIX_FMT_YUV420P, w, h, frames, gop, 3))
+    if (!clip_make(&c, encoders[_i], AV_PIX_FMT_YUV420P, w, h, frames, gop, 3))
         return;
     refs ref;
     decode_reference(&c, &ref);
     ck_assert_int_eq(ref.n, frames);
-    int peak = h264_peak(&c, &ref);
+    int peak = clip_peak(&c, &ref);
     /* One frame short, the default overdraft (2). */
     test_log_reset(&tlog);
     fp_pool_config dflt;
@@ -549,8 +551,9 @@ START_TEST(h264_overdraft_recovers)
     AVCodecContext *dec = open_decoder(&c, NULL, p, MODE_ONE);
     run r = decode_range(dec, &c, p, &ref, 0, c.n, 0, 1);
     fp_pool_stats st = get_stats(p);
-    fprintf(stderr, "decoders: h264 (peak %d) into a pool of %d with overdraft 2: %d frames, %d errors, "
-            "%llu overdraft, %llu refused, %d log lines\n", peak, peak - 1, r.out, r.errors,
+    const char *name = dec->codec->name;
+    fprintf(stderr, "decoders: %s (peak %d) into a pool of %d with overdraft 2: %d frames, %d errors, "
+            "%llu overdraft, %llu refused, %d log lines\n", name, peak, peak - 1, r.out, r.errors,
             (unsigned long long)st.get_buffer_overdraft, (unsigned long long)st.get_buffer_exhausted,
             atomic_load(&tlog.total));
     ck_assert_int_eq(r.errors, 0);
@@ -560,8 +563,10 @@ START_TEST(h264_overdraft_recovers)
     ck_assert_uint_eq(st.get_buffer_exhausted, 0);
     ck_assert_uint_eq(st.get_buffer_fallbacks, 0);
     ck_assert_uint_eq(st.peak_live, (uint32_t)(peak - 1));
-    ck_assert_int_ge(log_count("fp_av_get_buffer2 (h264): pool exhausted: overdraft frame"), 1);
-    ck_assert_int_ge(log_count("live 4 of max_frames 4"), 1);
+    snprintf(needle, sizeof(needle), "fp_av_get_buffer2 (%s): pool exhausted: overdraft frame", name);
+    ck_assert_int_ge(log_count(needle), 1);
+    snprintf(needle, sizeof(needle), "live %d of max_frames %d", peak - 1, peak - 1);
+    ck_assert_int_ge(log_count(needle), 1);
     /* logged at the 1st, 2nd, 4th, 8th, ... overdraft frame */
     int lines = 0;
     for (uint64_t n = 1; n <= st.get_buffer_overdraft; n *= 2)
@@ -597,11 +602,12 @@ START_TEST(h264_overdraft_recovers)
     dec = open_decoder(&c, NULL, p, MODE_ONE);
     r = decode_range(dec, &c, p, &ref, 0, c.n, 0, 1);
     st = get_stats(p);
-    fprintf(stderr, "decoders: h264 into a pool of %d without overdraft: %d frames, %d errors, %llu refused\n",
-            peak - 1, r.out, r.errors, (unsigned long long)st.get_buffer_exhausted);
+    fprintf(stderr, "decoders: %s into a pool of %d without overdraft: %d frames, %d errors, %llu refused\n",
+            encoders[_i], peak - 1, r.out, r.errors, (unsigned long long)st.get_buffer_exhausted);
     ck_assert_int_gt(r.errors, 0);
     ck_assert_uint_gt(st.get_buffer_exhausted, 0);
-    ck_assert_int_ge(log_count("fp_av_get_buffer2 (h264): pool exhausted"), 1);
+    snprintf(needle, sizeof(needle), "fp_av_get_buffer2 (%s): pool exhausted for", dec->codec->name);
+    ck_assert_int_ge(log_count(needle), 1);
     ck_assert_int_ge(log_count("fp_av_frames_for_decoder"), 1);
     avcodec_free_context(&dec);
     finish_pool(&p);
@@ -758,7 +764,7 @@ Suite *fp_test_suite(void)
 
     tc = tcase_create("overdraft");
     tcase_add_checked_fixture(tc, setup, NULL);
-    tcase_add_test(tc, h264_overdraft_recovers);
+    tcase_add_loop_test(tc, overdraft_recovers, 0, 2);
     tcase_add_test(tc, overdraft_config);
     tcase_add_test(tc, overdraft_outlives_pool);
     suite_add_tcase(s, tc);
