@@ -161,7 +161,7 @@ static int clip_make(clip *c, const char *encoder, enum AVPixelFormat fmt, int w
         av_opt_set(enc->priv_data, "x264-params", "ref=3:b-pyramid=none:scenecut=0", 0);
     } else if (!strcmp(encoder, "libx265")) {
         av_opt_set(enc->priv_data, "preset", "ultrafast", 0);
-        av_opt_set(enc->priv_data, "x265-params", "log-level=0:ref=3:scenecut=0:open-gop=0", 0);
+        av_opt_set(enc->priv_data, "x265-params", "log-level=0:ref=3:scenecut=0:open-gop=0:pools=none:frame-threads=1", 0);
     } else if (!strcmp(encoder, "libvpx") || !strcmp(encoder, "libvpx-vp9")) {
         av_opt_set(enc->priv_data, "deadline", "realtime", 0);
         av_opt_set_int(enc->priv_data, "cpu-used", 8, 0);
@@ -315,6 +315,16 @@ START_TEST(frames_for_decoder_vs_peak)
     const size_case *sc = &size_cases[_i / 3];
     int mode = _i % 3;
     int frames = sc->w > 1000 ? 24 : 40;
+#if defined(__SANITIZE_THREAD__)
+    /* libavcodec's slice threads hand jobs out through atomics in the
+     * uninstrumented libavutil (avpriv_slicethread): TSan reports libavcodec's
+     * own buffers, with or without framepool. Frame threads are covered. */
+    if (mode == MODE_SLICE4) {
+        fprintf(stderr, "decoders: %s slice threads not run under TSan (uninstrumented libavutil atomics)\n",
+                sc->encoder);
+        return;
+    }
+#endif
     clip c;
     if (!clip_make(&c, sc->encoder, sc->fmt, sc->w, sc->h, frames, sc->gop, sc->bframes))
         return;
