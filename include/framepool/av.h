@@ -141,9 +141,11 @@ FP_API int fp_av_frame_get_buffer_site(fp_pool *pool, AVFrame *frame, int64_t ti
  * AV_GET_BUFFER_FLAG_REF needs nothing special: pool frames are refcounted.
  *
  * When the pool is empty and fewer than fp_pool_config::decoder_overdraft
- * overdraft frames are out, the decoder gets one at once from
- * avcodec_default_get_buffer2() (counted in fp_pool_stats::get_buffer_overdraft,
- * logged "pool exhausted" once per burst): a decoder whose reference pictures
+ * overdraft frames are out, the decoder gets one at once, allocated outside
+ * the pool with the pool's layout (decoders predict from references with the
+ * current picture's linesizes), zeroed, freed with its last reference (counted
+ * in fp_pool_stats::get_buffer_overdraft, logged "pool exhausted" at the 1st,
+ * 2nd, 4th, ... one): a decoder whose reference pictures
  * fill the pool (H.264 allocates its next picture before it drops one) would
  * otherwise fail on every later frame. Otherwise the callback waits up to
  * fp_pool_config::get_buffer_timeout_us for a frame to come back, then fails

@@ -131,10 +131,12 @@ typedef struct fp_pool_config {
     void *log_opaque;        ///< passed to log
     int log_level;           ///< most verbose level passed to log; default FP_LOG_WARN
     int64_t get_buffer_timeout_us; ///< how long fp_av_get_buffer2() waits for a frame; default 100000 (100 ms)
-    /** Frames fp_av_get_buffer2() may hand a decoder beyond max_frames when the
-     *  pool is empty (served by avcodec_default_get_buffer2(), counted in
-     *  fp_pool_stats::get_buffer_overdraft, logged once per burst), so a decoder
-     *  whose references fill the pool (H.264, HEVC) is not wedged; 0..64, default 2, 0 = none. */
+    /** Frames fp_av_get_buffer2() may hand a decoder beyond max_frames at once
+     *  when the pool is empty (allocated outside the pool with its layout, freed
+     *  with their last reference, counted in fp_pool_stats::get_buffer_overdraft),
+     *  so a decoder whose references fill the pool (H.264, HEVC) is not wedged;
+     *  0..64, default 2, 0 = none (max_frames is then exact). Checked by
+     *  fp_av_pool_create(); core pools ignore it. */
     int decoder_overdraft;
     uint8_t reserved[52];    ///< must stay zero
 } fp_pool_config;
