@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include <libavcodec/avcodec.h>
+#include <libavutil/cpu.h>
 #include <libavutil/imgutils.h>
 #include <libavutil/pixdesc.h>
 
@@ -34,11 +35,25 @@
 #define AV_HEADER 64
 #define AV_MAGIC ((uint64_t)0x4650415646524d31ull) /* "FPAVFRM1" */
 #define AV_ALIGN 64
+#define AV_MAX_OVERDRAFT 64 /* fp_pool_config::decoder_overdraft */
+
+/* Overdraft frames outstanding: shared by the pool and its overdraft buffers,
+ * which may outlive the pool (freed by the last of them). */
+typedef struct av_overdraft {
+    _Atomic int refs;
+    _Atomic int out;
+} av_overdraft;
 
 typedef struct av_pool {
     enum AVPixelFormat fmt;
     int pad_w, pad_h;
     _Atomic int fallback_logged;
+    int overdraft_max;             /* cfg.decoder_overdraft */
+    av_overdraft *overdraft;
+    /* Set by the first refusal of a burst, cleared by the next frame the
+     * pool serves: one log line per burst. */
+    _Atomic int exhausted_burst;
+    _Atomic int bypass_logged;
 } av_pool;
 
 typedef struct av_header {
@@ -90,9 +105,18 @@ static void av_slot_backed(fp_pool *pool, fp_slot *s)
     memset(s->mem + sizeof(h), 0, pool->layout.alloc_size - sizeof(h));
 }
 
+static void overdraft_unref(av_overdraft *od)
+{
+    if (atomic_fetch_sub_explicit(&od->refs, 1, memory_order_acq_rel) == 1)
+        free(od);
+}
+
 static void av_destroy(fp_pool *pool)
 {
-    free(pool->adapter);
+    av_pool *st = pool->adapter;
+    if (st)
+        overdraft_unref(st->overdraft);
+    free(st);
 }
 
 static const fp__pool_ops av_ops = {
@@ -211,6 +235,11 @@ int fp_av_pool_create(fp_pool **out, enum AVPixelFormat fmt, int width, int heig
         fp__log_bad_align(&cfg);
         return FP_ERR(EINVAL);
     }
+    if (cfg.decoder_overdraft < 0 || cfg.decoder_overdraft > AV_MAX_OVERDRAFT) {
+        fp__log_cfg(&cfg, FP_LOG_ERROR, "invalid config: decoder_overdraft %d is outside 0..%d", cfg.decoder_overdraft,
+                    AV_MAX_OVERDRAFT);
+        return FP_ERR(EINVAL);
+    }
     fp__layout layout;
     const char *why = NULL;
     int align = cfg.align > AV_ALIGN ? cfg.align : AV_ALIGN;
@@ -221,10 +250,16 @@ int fp_av_pool_create(fp_pool **out, enum AVPixelFormat fmt, int width, int heig
         return ret;
     }
     av_pool *st = calloc(1, sizeof(*st));
-    if (!st) {
+    av_overdraft *od = calloc(1, sizeof(*od));
+    if (!st || !od) {
+        free(st);
+        free(od);
         fp__log_cfg(&cfg, FP_LOG_ERROR, "fp_av_pool_create: out of memory");
         return FP_ERR(ENOMEM);
     }
+    atomic_init(&od->refs, 1);
+    st->overdraft = od;
+    st->overdraft_max = cfg.decoder_overdraft;
     st->fmt = fmt;
     st->pad_w = (int)fp__align_up((size_t)width, 64);
     st->pad_h = (int)fp__align_up((size_t)height, 32) + 2;
@@ -237,8 +272,10 @@ int fp_av_pool_create(fp_pool **out, enum AVPixelFormat fmt, int width, int heig
         .extra_size = sizeof(av_slot),
     };
     ret = fp__pool_create_ex(out, &params);
-    if (ret < 0)
+    if (ret < 0) {
+        free(od);
         free(st);
+    }
     return ret;
 }
 
@@ -465,6 +502,97 @@ static int fallback(fp_pool *pool, av_pool *st, AVCodecContext *avctx, AVFrame *
     return avc_default_get_buffer2(avctx, frame, flags);
 }
 
+/* What the log lines about exhaustion say: the pool's numbers and the decoder's need. */
+static void exhaustion_numbers(fp_pool *pool, av_pool *st, AVCodecContext *avctx, char *buf, size_t size)
+{
+    fp_pool_stats ps;
+    fp_pool_get_stats(pool, &ps);
+    snprintf(buf, size,
+             "live %u of max_frames %u, overdraft %d of %d out, %llu refused, %llu overdraft so far; the decoder "
+             "needs %d frames + the application's (fp_av_frames_for_decoder)",
+             ps.live, ps.capacity, atomic_load_explicit(&st->overdraft->out, RLX), st->overdraft_max,
+             (unsigned long long)ps.get_buffer_exhausted, (unsigned long long)ps.get_buffer_overdraft,
+             fp_av_frames_for_decoder(avctx, 0));
+}
+
+/* The pool refused the decoder (after waiting get_buffer_timeout_us and
+ * spending the overdraft). The decoder turns ENOBUFS into its own code
+ * (EPERM, AVERROR_INVALIDDATA, ENOMEM, -1...), so the count and the log line
+ * are the only place an operator can tell it was the pool. */
+static void exhausted(fp_pool *pool, av_pool *st, AVCodecContext *avctx)
+{
+    atomic_fetch_add_explicit(&pool->get_buffer_exhausted, 1, RLX);
+    if (atomic_exchange_explicit(&st->exhausted_burst, 1, RLX))
+        return;
+    char nums[256];
+    exhaustion_numbers(pool, st, avctx, nums, sizeof(nums));
+    fp__log(pool, FP_LOG_WARN,
+            "fp_av_get_buffer2 (%s): pool exhausted for %lld us: ENOBUFS to the decoder (it may report another "
+            "code); %s; once per burst (get_buffer_exhausted)",
+            avctx->codec->name, (long long)pool->get_buffer_timeout_us, nums);
+}
+
+/* An overdraft frame's memory starts with the counter it returns to; its
+ * first 16 bytes never carry AV_MAGIC (a pointer there), so it is not taken
+ * for a pool frame. */
+static void overdraft_free(void *opaque, uint8_t *data)
+{
+    (void)data;
+    av_overdraft *od;
+    memcpy(&od, opaque, sizeof(od));
+    free(opaque);
+    atomic_fetch_sub_explicit(&od->out, 1, REL);
+    overdraft_unref(od);
+}
+
+/* A frame beyond max_frames, laid out exactly like the pool's: decoders
+ * predict from reference pictures with the current picture's linesizes
+ * (H.264 does), so a frame from avcodec_default_get_buffer2(), padded
+ * differently, would decode garbage. Zeroed, like the default allocator's.
+ * At most overdraft_max are out at once: FP_ERR(EAGAIN) when they all are. */
+static int overdraft(fp_pool *pool, av_pool *st, AVCodecContext *avctx, AVFrame *frame)
+{
+    av_overdraft *od = st->overdraft;
+    int out = atomic_load_explicit(&od->out, RLX);
+    do {
+        if (out >= st->overdraft_max)
+            return FP_ERR(EAGAIN);
+    } while (!atomic_compare_exchange_weak_explicit(&od->out, &out, out + 1, memory_order_acq_rel, RLX));
+    void *mem = NULL;
+    AVBufferRef *buf = NULL;
+    if (posix_memalign(&mem, pool->mem_align, pool->layout.alloc_size) == 0) {
+        memset(mem, 0, pool->layout.alloc_size);
+        memcpy(mem, &od, sizeof(od));
+        buf = av_buffer_create(mem, pool->layout.size, overdraft_free, mem, 0);
+    }
+    if (!buf) {
+        free(mem);
+        atomic_fetch_sub_explicit(&od->out, 1, REL);
+        fp__log(pool, FP_LOG_ERROR, "fp_av_get_buffer2 (%s): pool exhausted and out of memory for an overdraft frame",
+                avctx->codec->name);
+        return FP_ERR(ENOMEM);
+    }
+    atomic_fetch_add_explicit(&od->refs, 1, RLX);
+    frame->buf[0] = buf;
+    for (int i = 0; i < 4; i++) {
+        frame->data[i] = i < pool->layout.nb_planes ? (uint8_t *)mem + pool->layout.offset[i] : NULL;
+        frame->linesize[i] = i < pool->layout.nb_planes ? pool->layout.linesize[i] : 0;
+    }
+    frame->extended_data = frame->data;
+    /* A pool one frame short takes an overdraft frame every few frames for the
+     * whole stream: log the 1st, 2nd, 4th, 8th, ... not every one. */
+    uint64_t n = atomic_fetch_add_explicit(&pool->get_buffer_overdraft, 1, RLX) + 1;
+    if (!(n & (n - 1))) {
+        char nums[256];
+        exhaustion_numbers(pool, st, avctx, nums, sizeof(nums));
+        fp__log(pool, FP_LOG_WARN,
+                "fp_av_get_buffer2 (%s): pool exhausted: overdraft frame %llu beyond max_frames; %s; "
+                "logged at the 1st, 2nd, 4th, ... (get_buffer_overdraft)",
+                avctx->codec->name, (unsigned long long)n, nums);
+    }
+    return 0;
+}
+
 int fp_av_get_buffer2(AVCodecContext *avctx, AVFrame *frame, int flags)
 {
     if (!avctx || !frame)
@@ -497,12 +625,29 @@ int fp_av_get_buffer2(AVCodecContext *avctx, AVFrame *frame, int flags)
 
     const char *codec = avctx->codec->name;
     /* The codec name is the function of the site: one table entry per codec. */
-    int ret = attach(pool, frame, pool->get_buffer_timeout_us, fp__site_intern("(decoder get_buffer2)", 0, codec));
+    const fp_site *site = fp__site_intern("(decoder get_buffer2)", 0, codec);
+    int ret;
+    if (st->overdraft_max > 0 &&
+        atomic_load_explicit(&st->overdraft->out, RLX) < st->overdraft_max) {
+        /* An overdraft frame is still available: do not wait for the pool. A
+         * decoder whose references fill the pool allocates its next picture
+         * before it drops one, and nothing would come back while it waits. */
+        ret = attach(pool, frame, 0, site);
+        if (ret == FP_ERR(EAGAIN)) {
+            ret = overdraft(pool, st, avctx, frame);
+            if (ret != FP_ERR(EAGAIN))
+                return ret;
+            ret = attach(pool, frame, pool->get_buffer_timeout_us, site); /* lost the race for the last one */
+        }
+    } else {
+        ret = attach(pool, frame, pool->get_buffer_timeout_us, site);
+    }
     if (ret == FP_ERR(EAGAIN) || ret == FP_ERR(ETIMEDOUT)) {
-        fp__log(pool, FP_LOG_WARN, "fp_av_get_buffer2 (%s): pool exhausted for %lld us; the decoder gets ENOBUFS",
-               codec, (long long)pool->get_buffer_timeout_us);
+        exhausted(pool, st, avctx);
         return AVERROR(ENOBUFS);
     }
+    if (ret == 0 && atomic_load_explicit(&st->exhausted_burst, RLX))
+        atomic_store_explicit(&st->exhausted_burst, 0, RLX);
     return ret; /* FP_ERR(e) and AVERROR(e) are both -e */
 }
 
@@ -549,4 +694,193 @@ int fp_av_frame_set_tag(AVFrame *frame, const char *tag)
 void fp_av_frame_autorelease(AVFrame **frame)
 {
     av_frame_free(frame);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Sizing and checking decoders                                              */
+
+/* H.264 Table A-1 MaxDpbMbs by level_idc (11 with constraint_set3 = 1b: 396 too). */
+static int h264_max_dpb_mbs(int level)
+{
+    static const struct { int level, mbs; } t[] = {
+        { 9, 396 }, { 10, 396 }, { 11, 900 }, { 12, 2376 }, { 13, 2376 }, { 20, 2376 }, { 21, 4752 },
+        { 22, 8100 }, { 30, 8100 }, { 31, 18000 }, { 32, 20480 }, { 40, 32768 }, { 41, 32768 },
+        { 42, 34816 }, { 50, 110400 }, { 51, 184320 }, { 52, 184320 }, { 60, 696320 }, { 61, 696320 },
+        { 62, 696320 },
+    };
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+        if (t[i].level == level)
+            return t[i].mbs;
+    return 0;
+}
+
+/* H.265 Table A.8 MaxLumaPs by general_level_idc (30 x level). */
+static int64_t hevc_max_luma_ps(int level)
+{
+    if (level <= 0)
+        return 0;
+    if (level <= 30) return 36864;
+    if (level <= 60) return 122880;
+    if (level <= 63) return 245760;
+    if (level <= 90) return 552960;
+    if (level <= 93) return 983040;
+    if (level <= 123) return 2228224;
+    if (level <= 156) return 8912896;
+    return 35651584;
+}
+
+#if LIBAVCODEC_VERSION_INT >= AV_VERSION_INT(60, 2, 100)
+# define AVC_FRAMES_OUT(avctx) ((avctx)->frame_num)
+#else
+# define AVC_FRAMES_OUT(avctx) ((avctx)->frame_number)
+#endif
+
+/* Frames each frame thread beyond the first adds: the picture it has in
+ * flight and the one it waits to hand back, plus, for codecs that replace
+ * several references per frame or keep the previous picture per thread,
+ * what its own context still holds (measured: doc/guide.md). */
+static int frames_per_thread(enum AVCodecID id)
+{
+    switch (id) {
+    case AV_CODEC_ID_VP8:
+    case AV_CODEC_ID_VP9:
+    case AV_CODEC_ID_PNG:
+    case AV_CODEC_ID_APNG:
+        return 3;
+    case AV_CODEC_ID_WEBP:
+        return 4; /* its VP8 context per thread */
+    default:
+        return 2;
+    }
+}
+
+/* Frames a decoder holds for itself at one thread, the picture it is
+ * decoding included (measured for FFmpeg 5.1: doc/guide.md). */
+static int decoder_own_frames(const AVCodecContext *avctx)
+{
+    int w = avctx->coded_width > 0 ? avctx->coded_width : avctx->width;
+    int h = avctx->coded_height > 0 ? avctx->coded_height : avctx->height;
+    int delay = avctx->has_b_frames > 0 ? avctx->has_b_frames : 0;
+    switch (avctx->codec_id) {
+    case AV_CODEC_ID_H264: {
+        /* The DPB: the SPS's reference count once the decoder has seen it
+         * (avctx->refs), else the level's maximum, else the codec's (16). */
+        int dpb = 16;
+        int mbs = h264_max_dpb_mbs(avctx->level);
+        if (mbs && w > 0 && h > 0) {
+            int pic = ((w + 15) / 16) * ((h + 15) / 16);
+            dpb = mbs / pic < 16 ? mbs / pic : 16;
+            if (dpb < 1)
+                dpb = 1;
+        }
+        /* avctx->refs is 1 by default and is the SPS's num_ref_frames only
+         * once the decoder has output a frame, and only on the context the
+         * application holds without frame threads (the workers' copies are
+         * not copied back). */
+        if (AVC_FRAMES_OUT(avctx) > 0 && !(avctx->active_thread_type & FF_THREAD_FRAME) && avctx->refs > 0 &&
+            avctx->refs + delay < dpb)
+            dpb = avctx->refs + delay;
+        return dpb + 1;
+    }
+    case AV_CODEC_ID_HEVC: {
+        int dpb = 16;
+        int64_t maxps = hevc_max_luma_ps(avctx->level);
+        if (maxps && w > 0 && h > 0) {
+            int64_t ps = (int64_t)w * h;
+            dpb = ps <= maxps / 4 ? 16 : ps <= maxps / 2 ? 12 : ps <= maxps * 3 / 4 ? 8 : 6;
+        }
+        return dpb + 1;
+    }
+    case AV_CODEC_ID_MPEG1VIDEO:
+    case AV_CODEC_ID_MPEG2VIDEO:
+    case AV_CODEC_ID_MPEG4:
+    case AV_CODEC_ID_H263:
+    case AV_CODEC_ID_H263P:
+    case AV_CODEC_ID_MSMPEG4V3:
+    case AV_CODEC_ID_WMV1:
+    case AV_CODEC_ID_WMV2:
+    case AV_CODEC_ID_FLV1:
+        return 3; /* the last and next reference pictures and the current one */
+    case AV_CODEC_ID_VP8:
+        return 4; /* last, golden, altref + current */
+    case AV_CODEC_ID_VP9:
+    case AV_CODEC_ID_AV1:
+        return 10; /* 8 reference slots, the previous picture (motion vectors) and the current one */
+    case AV_CODEC_ID_THEORA:
+    case AV_CODEC_ID_VP3:
+        return 3;
+    case AV_CODEC_ID_FFV1:
+    case AV_CODEC_ID_PNG:
+    case AV_CODEC_ID_APNG:
+    case AV_CODEC_ID_WEBP:
+    case AV_CODEC_ID_SNOW:
+        return 2; /* the previous picture is kept (context for the next one) */
+    default:
+        return 1 + delay;
+    }
+}
+
+int fp_av_frames_for_decoder(const AVCodecContext *avctx, int app_frames)
+{
+    if (!avctx || app_frames < 0 || avctx->codec_type != AVMEDIA_TYPE_VIDEO)
+        return FP_ERR(EINVAL);
+    int n = decoder_own_frames(avctx);
+    /* Frame threads: after avcodec_open2() active_thread_type says whether
+     * frame threading runs; before, whether it would (the codec can). */
+    int frame_threads = 0;
+    int will_thread = avctx->internal ? (avctx->active_thread_type & FF_THREAD_FRAME) != 0
+                                      : (avctx->thread_type & FF_THREAD_FRAME) &&
+                                            (!avctx->codec || (avctx->codec->capabilities & AV_CODEC_CAP_FRAME_THREADS));
+    if (will_thread) {
+        frame_threads = avctx->thread_count;
+        if (frame_threads <= 0) /* auto: what libavcodec will pick */
+            frame_threads = av_cpu_count() + 1 < 16 ? av_cpu_count() + 1 : 16;
+    }
+    if (frame_threads > 1)
+        n += frames_per_thread(avctx->codec_id) * (frame_threads - 1);
+    if (app_frames > FP_MAX_FRAMES || n + app_frames > FP_MAX_FRAMES)
+        return FP_MAX_FRAMES;
+    return n + app_frames;
+}
+
+/* Decoders that are known to allocate every output frame themselves. */
+static const char *internal_allocator(const char *codec)
+{
+    static const struct { const char *name, *why; } t[] = {
+        { "libdav1d", "dav1d allocates its pictures itself (Dav1dPicAllocator, not exposed by libavcodec)" },
+        { "libvpx-vp9", "libvpx decodes into its own frame buffer pool (its callbacks are internal to libavcodec)" },
+        { "rawvideo", "rawvideo output references the packet's memory" },
+    };
+    for (size_t i = 0; codec && i < sizeof(t) / sizeof(t[0]); i++)
+        if (!strcmp(codec, t[i].name))
+            return t[i].why;
+    return NULL;
+}
+
+int fp_av_check_decoder(fp_pool *pool, const AVCodecContext *avctx)
+{
+    av_pool *st = av_state(pool);
+    if (!st)
+        return not_av_pool(pool, "fp_av_check_decoder");
+    if (!avctx || !avctx->codec) {
+        fp__log(pool, FP_LOG_ERROR, "fp_av_check_decoder: %s", !avctx ? "avctx is NULL" : "the decoder is not open");
+        return FP_ERR(EINVAL);
+    }
+    const AVCodec *c = avctx->codec;
+    const char *why = internal_allocator(c->name);
+    if (!why && c->type != AVMEDIA_TYPE_VIDEO)
+        why = "not a video codec";
+    if (!why && avctx->hw_device_ctx)
+        why = "hardware decoding (frames live in device memory)";
+    if (!why && !(c->capabilities & AV_CODEC_CAP_DR1))
+        why = "the codec has no AV_CODEC_CAP_DR1: it allocates its own frames or gets default buffers";
+    if (!why)
+        return 0;
+    atomic_fetch_add_explicit(&pool->get_buffer_bypassed, 1, RLX);
+    if (!atomic_exchange_explicit(&st->bypass_logged, 1, RLX))
+        fp__log(pool, FP_LOG_WARN,
+                "fp_av_check_decoder (%s): its frames will not come from the pool: %s; the pool bounds and tracks "
+                "none of them (logged once per pool, counted in get_buffer_bypassed)",
+                c->name, why);
+    return 1;
 }

@@ -119,8 +119,11 @@ static int pool_json(fp_pool *pool, FILE *out)
             "  \"misuse\": %" PRIu64 ", \"alloc_failures\": %" PRIu64 ", \"frame_bytes\": %" PRIu64
             ", \"reserved_bytes\": %" PRIu64 ", \"oldest_live_ns\": %" PRIu64 ",\n",
             st.misuse, st.alloc_failures, st.frame_bytes, st.reserved_bytes, st.oldest_live_ns);
-    fprintf(out, "  \"held_by_runtime\": %" PRIu32 ", \"get_buffer_fallbacks\": %" PRIu64 ",\n  \"live_frames\": [",
-            st.held_by_runtime, st.get_buffer_fallbacks);
+    fprintf(out, "  \"held_by_runtime\": %" PRIu32 ", \"get_buffer_fallbacks\": %" PRIu64
+                 ", \"get_buffer_exhausted\": %" PRIu64 ", \"get_buffer_overdraft\": %" PRIu64
+                 ", \"get_buffer_bypassed\": %" PRIu64 ",\n  \"live_frames\": [",
+            st.held_by_runtime, st.get_buffer_fallbacks, st.get_buffer_exhausted, st.get_buffer_overdraft,
+            st.get_buffer_bypassed);
     int first = 1;
     void *ud[2] = { out, &first };
     int ret = fp_pool_foreach_live(pool, write_live, ud);
@@ -263,6 +266,9 @@ static const prom_metric metrics[] = {
     M64("framepool_misuse_total", COUNTER, "Detected misuse: double releases, references to dead frames.", misuse),
     M64("framepool_alloc_failures_total", COUNTER, "Frame memory allocations that failed.", alloc_failures),
     M64("framepool_get_buffer_fallbacks_total", COUNTER, "Decoder get_buffer2 calls served by the default allocator.", get_buffer_fallbacks),
+    M64("framepool_get_buffer_exhausted_total", COUNTER, "Decoder get_buffer2 calls refused because the pool stayed empty.", get_buffer_exhausted),
+    M64("framepool_get_buffer_overdraft_total", COUNTER, "Decoder get_buffer2 calls served beyond max_frames by the decoder overdraft.", get_buffer_overdraft),
+    M64("framepool_get_buffer_bypassed_total", COUNTER, "Decoders found allocating their own frames (no DR1, never calling get_buffer2).", get_buffer_bypassed),
     M64("framepool_frame_bytes", GAUGE, "Pixel bytes per frame, with alignment and padding.", frame_bytes),
     M64("framepool_reserved_bytes", GAUGE, "Bytes held by the pool: frame memory and bookkeeping.", reserved_bytes),
     MNS("framepool_oldest_live_seconds", GAUGE, "Age of the oldest live frame not marked long-lived.", oldest_live_ns),

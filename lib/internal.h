@@ -254,6 +254,7 @@ struct fp_pool {
     _Atomic int holders;            /* 1 while app_refs > 0, plus registered waiters */
     _Atomic uint64_t exhausted, timeouts, waits, wait_ns_total, wait_ns_max;
     _Atomic uint64_t misuse, alloc_failures, get_buffer_fallbacks;
+    _Atomic uint64_t get_buffer_exhausted, get_buffer_overdraft, get_buffer_bypassed; /* set by av.c */
     int64_t get_buffer_timeout_us;
     bool sync_ready;                /* lock and cond initialized (creation's error exit) */
     /* Watchdog (track.c): age limit in ns (0 = off), next scan time for the

@@ -150,6 +150,7 @@ void fp_pool_config_default(fp_pool_config *cfg)
     cfg->align = 64;
     cfg->log_level = FP_LOG_WARN;
     cfg->get_buffer_timeout_us = 100000;
+    cfg->decoder_overdraft = 2;
 }
 
 static bool all_zero(const uint8_t *p, size_t n)

@@ -18,6 +18,10 @@
 
 #include "internal.h"
 
+/* New counters come out of the reserved space: the struct keeps its size (ABI). */
+_Static_assert(sizeof(fp_pool_stats) == 30 * 8, "fp_pool_stats changed size");
+_Static_assert(sizeof(fp_pool_config) == 160 || sizeof(void *) != 8, "fp_pool_config changed size");
+
 int fp_pool_get_stats(fp_pool *pool, fp_pool_stats *st)
 {
     if (!pool || !st)
@@ -73,6 +77,9 @@ int fp_pool_get_stats(fp_pool *pool, fp_pool_stats *st)
     st->misuse = atomic_load_explicit(&pool->misuse, RLX);
     st->alloc_failures = atomic_load_explicit(&pool->alloc_failures, RLX);
     st->get_buffer_fallbacks = atomic_load_explicit(&pool->get_buffer_fallbacks, RLX);
+    st->get_buffer_exhausted = atomic_load_explicit(&pool->get_buffer_exhausted, RLX);
+    st->get_buffer_overdraft = atomic_load_explicit(&pool->get_buffer_overdraft, RLX);
+    st->get_buffer_bypassed = atomic_load_explicit(&pool->get_buffer_bypassed, RLX);
     st->frame_bytes = pool->layout.alloc_size;
     st->reserved_bytes = (uint64_t)allocated * pool->layout.alloc_size +
                          (uint64_t)pool->capacity * (FP_SLOT_SIZE + pool->extra_size) + sizeof(*pool);

@@ -359,6 +359,9 @@ static int render_report(fp_pool *pool, FILE *out, const live_rec *recs, size_t 
     fprintf(out, "  totals   acquired %" PRIu64 "  released %" PRIu64 "  exhausted %" PRIu64
                  "  timeouts %" PRIu64 "  waits %" PRIu64 " (max %s)  misuse %" PRIu64 "\n",
             st.acquired, st.released, st.exhausted, st.timeouts, st.waits, wm, st.misuse);
+    if (st.get_buffer_fallbacks || st.get_buffer_exhausted || st.get_buffer_overdraft || st.get_buffer_bypassed)
+        fprintf(out, "  decoder  fallbacks %" PRIu64 "  exhausted %" PRIu64 "  overdraft %" PRIu64 "  bypassed %" PRIu64 "\n",
+                st.get_buffer_fallbacks, st.get_buffer_exhausted, st.get_buffer_overdraft, st.get_buffer_bypassed);
     fprintf(out, "  memory   %s per frame, %s reserved\n", fb, rb);
     if (n) {
         fprintf(out, "  live frames by acquire site, oldest first:\n");

@@ -1680,6 +1680,7 @@ START_TEST(get_buffer2_exhausted_intra)
     for (int threads = 1; threads <= 2; threads++) {
         fp_pool_config cfg = av_config(cap, &tlog);
         cfg.get_buffer_timeout_us = 1000;
+        cfg.decoder_overdraft = 0; /* the refusal itself (the overdraft: suite "decoders") */
         fp_pool *p = make_pool_cfg(AV_PIX_FMT_YUV420P, w, h, &cfg);
         AVCodecContext *dec = open_decoder(&c, p, threads);
         AVFrame *held[MAX_CLIP];
@@ -1761,6 +1762,7 @@ START_TEST(get_buffer2_exhausted_refs)
     decode_reference(&c, &ref);
     fp_pool_config cfg = av_config(cap, &tlog);
     cfg.get_buffer_timeout_us = 1000;
+    cfg.decoder_overdraft = 0; /* the refusal itself (the overdraft: suite "decoders") */
     fp_pool *p = make_pool_cfg(AV_PIX_FMT_YUV420P, w, h, &cfg);
     AVCodecContext *dec = open_decoder(&c, p, 1);
     AVFrame *held[MAX_CLIP];
@@ -1815,6 +1817,7 @@ START_TEST(get_buffer2_waits_for_return)
     decode_reference(&c, &ref);
     fp_pool_config cfg = av_config(1, &tlog);
     cfg.get_buffer_timeout_us = 60 * 1000000; /* long: the frame comes back after ~20 ms */
+    cfg.decoder_overdraft = 0;                /* so the decoder must wait for it */
     fp_pool *p = make_pool_cfg(AV_PIX_FMT_YUV420P, w, h, &cfg);
     AVCodecContext *dec = open_decoder(&c, p, 1);
     AVFrame *f = av_frame_alloc();

@@ -210,13 +210,24 @@ FP_API int fp_av_frame_make_writable_site(fp_pool *pool, AVFrame *frame, int64_t
  * line per pool and fp_pool_stats::get_buffer_fallbacks counting them.
  * AV_GET_BUFFER_FLAG_REF needs nothing special: pool frames are refcounted.
  *
- * When the pool is exhausted the callback waits up to
+ * When the pool is empty and fewer than fp_pool_config::decoder_overdraft
+ * overdraft frames are out, the decoder gets one at once, allocated outside
+ * the pool with the pool's layout (decoders predict from references with the
+ * current picture's linesizes), zeroed, freed with its last reference (counted
+ * in fp_pool_stats::get_buffer_overdraft, logged "pool exhausted" at the 1st,
+ * 2nd, 4th, ... one): a decoder whose reference pictures
+ * fill the pool (H.264 allocates its next picture before it drops one) would
+ * otherwise fail on every later frame. Otherwise the callback waits up to
  * fp_pool_config::get_buffer_timeout_us for a frame to come back, then fails
- * with AVERROR(ENOBUFS) (or AVERROR(ESHUTDOWN) once the pool is closed), which
- * the decoder reports from avcodec_send_packet()/avcodec_receive_frame(). It
- * never returns AVERROR(EAGAIN), whose meaning in the send/receive API is
- * different. Size the pool for the decoder's delay plus the frames the
- * application holds (see doc/guide.md).
+ * with AVERROR(ENOBUFS) (or AVERROR(ESHUTDOWN) once the pool is closed),
+ * counted in fp_pool_stats::get_buffer_exhausted and logged "pool exhausted"
+ * with the codec, the pool's numbers and fp_av_frames_for_decoder() once per
+ * burst. Decoders report that failure under their own codes (ENOBUFS, EPERM,
+ * AVERROR_INVALIDDATA, ENOMEM, -1): the counter is what tells it was the pool.
+ * It never returns AVERROR(EAGAIN), whose meaning in the send/receive API is
+ * different. Size the pool with fp_av_frames_for_decoder() (see doc/guide.md).
+ *
+ * May block on: the pool's wait (get_buffer_timeout_us) and its lock.
  *
  * @param avctx the decoder; `avctx->opaque` must be a pool made by fp_av_pool_create()
  * @param frame the frame the decoder wants a buffer for
@@ -231,6 +242,47 @@ FP_API int fp_av_frame_make_writable_site(fp_pool *pool, AVFrame *frame, int64_t
  *         AVERROR(ENOMEM); or the error of avcodec_default_get_buffer2() on a fallback
  */
 FP_API int fp_av_get_buffer2(struct AVCodecContext *avctx, AVFrame *frame, int flags);
+
+/**
+ * How many frames a pool needs for a decoder: what the decoder holds itself
+ * (the picture it is decoding, its reference pictures, its reordering delay,
+ * the previous picture of intra codecs that keep it: ffv1, png, webp, snow),
+ * plus two per extra frame thread (the picture each worker has in flight and
+ * the one it waits to hand back), plus `app_frames`. Like
+ * fp_vpl_frames_for_request() for oneVPL.
+ *
+ * Uses the codec id, `level`, `coded_width`/`width`, `has_b_frames`, `refs`,
+ * `thread_type`/`thread_count` (after avcodec_open2(), `active_thread_type`).
+ * H.264 uses the SPS's reference count once the decoder has parsed it
+ * (libavcodec sets `avctx->refs` at the first frame), else the level's maximum
+ * DPB for the coded size, else 16; HEVC the level's maximum DPB, else 16.
+ * Calling it again after the first frame gives the tighter H.264 bound. The
+ * measured peaks it is checked against are in doc/guide.md. Reads only.
+ *
+ * @param avctx a video decoder context (before or after avcodec_open2())
+ * @param app_frames decoder output frames the application holds at once
+ *        (counting the one it just received)
+ * @return the frame count (at most FP_MAX_FRAMES), or FP_ERR(EINVAL) for a
+ *         NULL or non-video avctx or a negative app_frames
+ */
+FP_API int fp_av_frames_for_decoder(const struct AVCodecContext *avctx, int app_frames);
+
+/**
+ * Checks, after avcodec_open2(), whether a decoder will draw its frames from
+ * the pool. Decoders that never call get_buffer2 (libdav1d, libvpx-vp9,
+ * rawvideo), codecs without AV_CODEC_CAP_DR1 and hardware decoding allocate
+ * their own frames: fp_av_get_buffer2() cannot see them, the pool bounds and
+ * tracks nothing and its stats stay at 0. This is the only place to tell:
+ * such a decoder is logged once per pool (with the reason) and counted in
+ * fp_pool_stats::get_buffer_bypassed (once per call). Reads the context only.
+ *
+ * @param pool a pool made by fp_av_pool_create()
+ * @param avctx the opened decoder
+ * @return 0 when its frames come from the pool (as far as can be known);
+ *         1 when they will not; FP_ERR(EINVAL) for a pool not made by
+ *         fp_av_pool_create(), a NULL or unopened avctx
+ */
+FP_API int fp_av_check_decoder(fp_pool *pool, const struct AVCodecContext *avctx);
 
 /**
  * Finds the pool frame behind an AVFrame (for fp_frame_set_long_lived(),

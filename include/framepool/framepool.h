@@ -131,7 +131,14 @@ typedef struct fp_pool_config {
     void *log_opaque;        ///< passed to log
     int log_level;           ///< most verbose level passed to log; default FP_LOG_WARN
     int64_t get_buffer_timeout_us; ///< how long fp_av_get_buffer2() waits for a frame; default 100000 (100 ms)
-    uint8_t reserved[56];    ///< must stay zero
+    /** Frames fp_av_get_buffer2() may hand a decoder beyond max_frames at once
+     *  when the pool is empty (allocated outside the pool with its layout, freed
+     *  with their last reference, counted in fp_pool_stats::get_buffer_overdraft),
+     *  so a decoder whose references fill the pool (H.264, HEVC) is not wedged;
+     *  0..64, default 2, 0 = none (max_frames is then exact). Checked by
+     *  fp_av_pool_create(); core pools ignore it. */
+    int decoder_overdraft;
+    uint8_t reserved[52];    ///< must stay zero
 } fp_pool_config;
 
 /**
@@ -203,7 +210,10 @@ typedef struct fp_pool_stats {
     int closed;               ///< non-zero once fp_pool_close() ran (or the last app reference was dropped)
     uint32_t held_by_runtime; ///< live frames the app released but a runtime still holds (oneVPL Data.Locked)
     uint64_t get_buffer_fallbacks; ///< fp_av_get_buffer2() calls served by the default allocator instead
-    uint64_t reserved[13];    ///< zero; room for future counters
+    uint64_t get_buffer_exhausted; ///< fp_av_get_buffer2() calls refused because the pool stayed empty (the decoder reports its own error code for these)
+    uint64_t get_buffer_overdraft; ///< fp_av_get_buffer2() calls served beyond max_frames by fp_pool_config::decoder_overdraft
+    uint64_t get_buffer_bypassed;  ///< decoders fp_av_check_decoder() found allocating their own frames (never calling get_buffer2, or without DR1)
+    uint64_t reserved[10];    ///< zero; room for future counters
 } fp_pool_stats;
 
 /** One live frame, as passed to a fp_live_cb. Valid only during the callback. */
