@@ -55,7 +55,9 @@ static void session_end(session *s)
     s->frames = NULL; /* ... and drops the pointer */
 }
 
-static int sessions(void)
+/* `what`: NULL, "report" (fp_registry_report to stdout after the sessions)
+ * or "prometheus" (the exposition), for doc/leaks.md and doc/metrics.md. */
+static int sessions(const char *what)
 {
     for (int i = 0; i < LEAK_CHILD_SESSIONS; i++) {
         session s;
@@ -63,13 +65,17 @@ static int sessions(void)
             return 3;
         session_end(&s);
     }
+    if (what && !strcmp(what, "report"))
+        return fp_registry_report(stdout) < 0 ? 4 : 0;
+    if (what && !strcmp(what, "prometheus"))
+        return fp_registry_write_prometheus(stdout) < 0 ? 4 : 0;
     return 0;
 }
 
 int main(int argc, char **argv)
 {
     if (argc > 1 && !strcmp(argv[1], "sessions"))
-        return sessions();
+        return sessions(argc > 2 ? argv[2] : NULL);
     fp_pool *leaky = make("leaky");
     fp_pool *clean = make("clean");
     fp_frame *f;
