@@ -198,7 +198,8 @@ static int av_layout(enum AVPixelFormat fmt, int w, int h, int align, fp__layout
     return 0;
 }
 
-int fp_av_pool_create(fp_pool **out, enum AVPixelFormat fmt, int width, int height, const fp_pool_config *user)
+static int pool_create_site(fp_pool **out, enum AVPixelFormat fmt, int width, int height,
+                            const fp_pool_config *user, const fp_site *site)
 {
     fp_pool_config cfg;
     if (out)
@@ -269,7 +270,7 @@ int fp_av_pool_create(fp_pool **out, enum AVPixelFormat fmt, int width, int heig
     cfg.align = align;
     fp__pool_params params = {
         .cfg = &cfg, .layout = &layout, .frame_format = core, .ops = &av_ops, .adapter = st,
-        .extra_size = sizeof(av_slot),
+        .extra_size = sizeof(av_slot), .site = site,
     };
     ret = fp__pool_create_ex(out, &params);
     if (ret < 0) {
@@ -277,6 +278,24 @@ int fp_av_pool_create(fp_pool **out, enum AVPixelFormat fmt, int width, int heig
         free(st);
     }
     return ret;
+}
+
+int fp_av_pool_create_site(fp_pool **out, enum AVPixelFormat fmt, int width, int height,
+                           const fp_pool_config *user, const fp_site *site)
+{
+    return pool_create_site(out, fmt, width, height, user, site);
+}
+
+int fp_av_pool_create_at(fp_pool **out, enum AVPixelFormat fmt, int width, int height,
+                         const fp_pool_config *user, const char *file, int line, const char *func)
+{
+    return pool_create_site(out, fmt, width, height, user, fp__site_intern(file, line, func));
+}
+
+/* The ABI's function (and for callers who #undef the macro): no site. */
+int (fp_av_pool_create)(fp_pool **out, enum AVPixelFormat fmt, int width, int height, const fp_pool_config *user)
+{
+    return pool_create_site(out, fmt, width, height, user, NULL);
 }
 
 enum AVPixelFormat fp_av_pool_format(const fp_pool *pool)

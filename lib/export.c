@@ -103,6 +103,16 @@ static int pool_json(fp_pool *pool, FILE *out)
     fp_pool_get_stats(pool, &st);
     fprintf(out, "{\"id\": %" PRIu64 ", \"name\": ", pool->id);
     json_string(out, pool->name);
+    fputs(", \"created_at\": ", out);
+    const fp_site *site = pool->create_site;
+    if (site) {
+        char at[1024];
+        snprintf(at, sizeof(at), "%s:%d in %s()", site->file ? site->file : "?", site->line,
+                 site->func ? site->func : "?");
+        json_string(out, at);
+    } else {
+        fputs("null", out);
+    }
     fprintf(out, ", \"format\": \"%s\", \"width\": %d, \"height\": %d, \"closed\": %s, \"tracked\": %s,\n",
             fp__format_name(pool->format), pool->width, pool->height, st.closed ? "true" : "false",
             pool->track ? "true" : "false");
@@ -180,36 +190,12 @@ int fp_registry_write_json(FILE *out)
 /* ------------------------------------------------------------------------- */
 /* Prometheus text format 0.0.4                                              */
 
-typedef struct prom_pool {
-    uint64_t id;
-    char name[64];
-    fp_pool_stats st;
-} prom_pool;
-
-typedef struct prom_walk {
-    prom_pool *pools;
-    size_t n, cap;
-    int err;
-} prom_walk;
-
-static int prom_collect(fp_pool *pool, void *ud)
+/* One registry walk (fp__sites_collect) feeds both the per-pool series and
+ * the per-site ones, so they agree with each other. */
+static int id_cmp(const void *x, const void *y)
 {
-    prom_walk *w = ud;
-    if (w->n == w->cap) {
-        size_t cap = w->cap ? w->cap * 2 : 16;
-        prom_pool *p = realloc(w->pools, cap * sizeof(*p));
-        if (!p) {
-            w->err = FP_ERR(ENOMEM);
-            return 1;
-        }
-        w->pools = p;
-        w->cap = cap;
-    }
-    prom_pool *p = &w->pools[w->n++];
-    p->id = pool->id;
-    memcpy(p->name, pool->name, sizeof(p->name));
-    fp_pool_get_stats(pool, &p->st);
-    return 0;
+    uint64_t a = (*(fp__site_pool *const *)x)->id, b = (*(fp__site_pool *const *)y)->id;
+    return a < b ? -1 : a > b;
 }
 
 /* Label values escape backslash, double quote and line feed, and must be
@@ -274,30 +260,75 @@ static const prom_metric metrics[] = {
     MNS("framepool_oldest_live_seconds", GAUGE, "Age of the oldest live frame not marked long-lived.", oldest_live_ns),
 };
 
+/* The `site` label: "file:line" (escaped), "unknown" without a site. */
+static void prom_site_label(FILE *out, const fp_site *site)
+{
+    if (!site) {
+        fputs("unknown", out);
+        return;
+    }
+    prom_label(out, site->file ? site->file : "?");
+    fprintf(out, ":%d", site->line);
+}
+
+/* Groups that differ only in function share a `site` label: merged. */
+static bool same_label(const fp_site *a, const fp_site *b)
+{
+    if (!a || !b)
+        return a == b;
+    return a->line == b->line && (a->file == b->file || (a->file && b->file && !strcmp(a->file, b->file)));
+}
+
+typedef struct prom_site_metric {
+    const char *name;
+    const char *help;
+    size_t offset; /* in fp__site_group; SITE_POOLS: the pool count */
+} prom_site_metric;
+
+#define SITE_POOLS ((size_t)-1)
+static const prom_site_metric site_metrics[] = {
+    { "framepool_site_pools", "Pools created at this site that are alive (open, or dropped by the application and alive for held frames).", SITE_POOLS },
+    { "framepool_site_dropped_pools", "Pools created at this site that the application dropped, alive because frames are still held.", offsetof(fp__site_group, dropped) },
+    { "framepool_site_live_frames", "Live frames of the pools created at this site.", offsetof(fp__site_group, live) },
+    { "framepool_site_reserved_bytes", "Bytes held by the pools created at this site: frame memory and bookkeeping.", offsetof(fp__site_group, reserved_bytes) },
+};
+
+static uint64_t site_value(const fp__site_group *g, size_t offset)
+{
+    if (offset == SITE_POOLS)
+        return g->n;
+    uint64_t v;
+    memcpy(&v, (const char *)g + offset, sizeof(v));
+    return v;
+}
+
 int fp_registry_write_prometheus(FILE *out)
 {
     if (!out)
         return FP_ERR(EINVAL);
-    prom_walk w = { 0 };
-    fp__registry_walk(prom_collect, &w);
-    if (w.err) {
-        free(w.pools);
-        return w.err;
-    }
-    fp__membuf mb;
-    int ret = fp__membuf_open(&mb);
-    if (ret < 0) {
-        free(w.pools);
+    fp__sites sites;
+    int ret = fp__sites_collect(&sites, false);
+    if (ret < 0)
         return ret;
+    fp__site_pool **order = malloc((sites.npools ? sites.npools : 1) * sizeof(*order));
+    fp__membuf mb;
+    if (!order || (ret = fp__membuf_open(&mb)) < 0) {
+        free(order);
+        fp__sites_free(&sites);
+        return order ? ret : FP_ERR(ENOMEM);
     }
+    for (size_t i = 0; i < sites.npools; i++)
+        order[i] = &sites.pools[i];
+    if (sites.npools > 1)
+        qsort(order, sites.npools, sizeof(*order), id_cmp); /* oldest pool first, as before */
     FILE *real_out = out;
     out = mb.f;
     for (size_t m = 0; m < sizeof(metrics) / sizeof(metrics[0]); m++) {
         const prom_metric *pm = &metrics[m];
         fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", pm->name, pm->help, pm->name,
                 pm->type == COUNTER ? "counter" : "gauge");
-        for (size_t i = 0; i < w.n; i++) {
-            const char *base = (const char *)&w.pools[i].st + pm->offset;
+        for (size_t i = 0; i < sites.npools; i++) {
+            const char *base = (const char *)&order[i]->st + pm->offset;
             uint64_t v;
             if (pm->is32) {
                 uint32_t v32;
@@ -307,8 +338,8 @@ int fp_registry_write_prometheus(FILE *out)
                 memcpy(&v, base, sizeof(v));
             }
             fprintf(out, "%s{pool=\"", pm->name);
-            prom_label(out, w.pools[i].name);
-            fprintf(out, "\",id=\"%" PRIu64 "\"} ", w.pools[i].id);
+            prom_label(out, order[i]->name);
+            fprintf(out, "\",id=\"%" PRIu64 "\"} ", order[i]->id);
             if (pm->scale)
                 fprintf(out, "%.9g\n", (double)v * pm->scale);
             else
@@ -317,14 +348,30 @@ int fp_registry_write_prometheus(FILE *out)
     }
     fputs("# HELP framepool_closed Whether the pool was closed (1) or is open (0).\n"
           "# TYPE framepool_closed gauge\n", out);
-    for (size_t i = 0; i < w.n; i++) {
+    for (size_t i = 0; i < sites.npools; i++) {
         fputs("framepool_closed{pool=\"", out);
-        prom_label(out, w.pools[i].name);
-        fprintf(out, "\",id=\"%" PRIu64 "\"} %d\n", w.pools[i].id, w.pools[i].st.closed ? 1 : 0);
+        prom_label(out, order[i]->name);
+        fprintf(out, "\",id=\"%" PRIu64 "\"} %d\n", order[i]->id, order[i]->st.closed ? 1 : 0);
+    }
+    for (size_t m = 0; m < sizeof(site_metrics) / sizeof(site_metrics[0]); m++) {
+        const prom_site_metric *sm = &site_metrics[m];
+        fprintf(out, "# HELP %s %s\n# TYPE %s gauge\n", sm->name, sm->help, sm->name);
+        for (size_t i = 0; i < sites.ngroups;) {
+            const fp__site_group *g = &sites.groups[i];
+            uint64_t v = 0;
+            size_t k = i;
+            for (; k < sites.ngroups && same_label(sites.groups[k].site, g->site); k++)
+                v += site_value(&sites.groups[k], sm->offset);
+            fprintf(out, "%s{site=\"", sm->name);
+            prom_site_label(out, g->site);
+            fprintf(out, "\"} %" PRIu64 "\n", v);
+            i = k;
+        }
     }
     fprintf(out, "# HELP framepool_foreign_releases_total Releases of pointers that belong to no pool (process-wide).\n"
                  "# TYPE framepool_foreign_releases_total counter\n"
                  "framepool_foreign_releases_total %" PRIu64 "\n", fp_misuse_count());
-    free(w.pools);
+    free(order);
+    fp__sites_free(&sites);
     return fp__membuf_finish(&mb, real_out);
 }

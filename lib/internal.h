@@ -206,6 +206,7 @@ typedef struct fp__pool_params {
     const fp__pool_ops *ops;
     size_t extra_size;       /* per-slot adapter bytes (fp__slot_extra) */
     void *adapter;           /* pool-level adapter state, freed by ops->destroy */
+    const fp_site *site;     /* creation site (NULL: unknown) */
 } fp__pool_params;
 
 FP_HIDDEN int fp__pool_create_ex(fp_pool **out, const fp__pool_params *params);
@@ -291,6 +292,11 @@ struct fp_pool {
 
     /* FP_POOL_MAGIC ^ own address while the pool exists (fp__pool_check). */
     uintptr_t magic;
+
+    /* Creation site (fp_pool_create_site(); NULL: unknown), constant. */
+    const fp_site *create_site;
+    /* fp_frame_set_tag() has logged a cut tag of this pool. */
+    _Atomic bool tag_cut_logged;
 };
 
 #define FP_POOL_MAGIC ((uintptr_t)0x46505f504f4f4c21ull) /* "FP_POOL!" */
@@ -430,6 +436,8 @@ FP_HIDDEN void fp__track_double_release(fp_slot *s, const fp_site *site);
 
 /* registry.c */
 FP_HIDDEN bool fp__registry_in_child(void);
+/* In a fork() child: whether the pool was made by the parent (before fork). */
+FP_HIDDEN bool fp__registry_from_parent(const fp_pool *pool);
 /* pool.c, for the fork() child: clears W (the parent's waiters are gone). */
 FP_HIDDEN void fp__pool_forget_waiters(fp_pool *pool);
 /* The current acquire sequence (a checkpoint) without argument checks. */
@@ -471,6 +479,38 @@ FP_HIDDEN int fp__membuf_finish(fp__membuf *m, FILE *out);
 /* trace.c: FRAMEPOOL_TRACE, parsed once (unknown words warn once). */
 #define FP__TRACE_LEAKS (1u << 0) /* leak report of every pool at exit */
 FP_HIDDEN unsigned fp__trace_flags(void);
+
+/* sites.c: pools grouped by creation site (fp_registry_report, the exit
+ * report, the Prometheus per-site gauges). A snapshot taken by one registry
+ * walk; pure read. */
+typedef struct fp__site_pool {
+    uint64_t id;
+    const fp_site *site;
+    char name[64];
+    fp_pool_stats st;
+    bool dropped;  /* the application let go; alive for held frames */
+    bool from_parent; /* fork() child: a pool of the parent */
+} fp__site_pool;
+typedef struct fp__site_group {
+    const fp_site *site;
+    size_t first, n;          /* pools[first .. first + n), oldest first */
+    uint64_t oldest_id;       /* pools[first].id */
+    uint64_t dropped, live, frame_bytes, reserved_bytes;
+} fp__site_group;
+typedef struct fp__sites {
+    fp__site_pool *pools;     /* grouped by site, oldest first within a site */
+    size_t npools;
+    fp__site_group *groups;   /* by site contents (file, line, func) */
+    size_t ngroups;
+} fp__sites;
+/* Snapshot of every registered pool; with `unreleased`, only the pools the
+ * application still holds a reference to. 0 or FP_ERR(ENOMEM). */
+FP_HIDDEN int fp__sites_collect(fp__sites *out, bool unreleased);
+/* Orders the groups oldest first (by their oldest pool). */
+FP_HIDDEN void fp__sites_sort_by_age(fp__sites *s);
+FP_HIDDEN void fp__sites_free(fp__sites *s);
+/* "file:line in func()" (escaped, one line) or "unknown site"; the length. */
+FP_HIDDEN size_t fp__site_text(char *dst, size_t cap, const fp_site *site, bool with_func);
 
 #include "record.h"
 

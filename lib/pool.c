@@ -311,10 +311,21 @@ static void pool_destroy(fp_pool *pool)
     /* else a registry walk has it pinned: its unpin frees it */
 }
 
-int fp_pool_create(fp_pool **out, const fp_pool_config *cfg)
+int fp_pool_create_site(fp_pool **out, const fp_pool_config *cfg, const fp_site *site)
 {
-    fp__pool_params params = { .cfg = cfg };
+    fp__pool_params params = { .cfg = cfg, .site = site };
     return fp__pool_create_ex(out, &params);
+}
+
+int fp_pool_create_at(fp_pool **out, const fp_pool_config *cfg, const char *file, int line, const char *func)
+{
+    return fp_pool_create_site(out, cfg, fp__site_intern(file, line, func));
+}
+
+/* The ABI's function (and for callers who #undef the macro): no site. */
+int (fp_pool_create)(fp_pool **out, const fp_pool_config *cfg)
+{
+    return fp_pool_create_site(out, cfg, NULL);
 }
 
 static int init_sync(fp_pool *pool)
@@ -363,6 +374,7 @@ int fp__pool_create_ex(fp_pool **out, const fp__pool_params *params)
     pool->capacity = (uint32_t)cfg->max_frames;
     pool->ops = params->ops;
     pool->adapter = params->adapter;
+    pool->create_site = params->site;
     pool->layout = layout;
     pool->flags = cfg->flags;
     if (cfg->allocator.alloc) {

@@ -14,6 +14,7 @@
  * a thread that does not exist there; the child re-initializes them and
  * forgets the parent's waiters and thread ids.
  */
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +27,7 @@ static fp_pool *reg_first, *reg_last; /* newest, oldest */
 static uint64_t reg_next_id = 1;
 static pthread_once_t reg_once = PTHREAD_ONCE_INIT;
 static bool in_child; /* this process is a fork() child of the one that made the pools */
+static uint64_t child_first_id; /* in a child: pools with smaller ids are the parent's */
 
 #ifndef NDEBUG
 _Thread_local int fp__locks_held;
@@ -47,9 +49,35 @@ static int report_leak(fp_pool *pool, void *ud)
     return 0;
 }
 
+/* Pools the application never released (it still holds a reference at exit),
+ * one line per creation site: a per-session pool that is never dropped shows
+ * as one site with a count that grows with the sessions. Pools dropped with
+ * frames still held were reported above by their frames. */
+static void report_unreleased(void)
+{
+    fp__sites s;
+    if (fp__sites_collect(&s, true) < 0) {
+        fp__log_cfg(NULL, FP_LOG_WARN, "process exit (FRAMEPOOL_TRACE=leaks): out of memory listing the pools never released");
+        return;
+    }
+    fp__sites_sort_by_age(&s);
+    for (size_t i = 0; i < s.ngroups; i++) {
+        const fp__site_group *g = &s.groups[i];
+        char site[320];
+        fp__site_text(site, sizeof(site), g->site, true);
+        fp__log_cfg(NULL, FP_LOG_WARN,
+                    "process exit (FRAMEPOOL_TRACE=leaks): %zu %s never released, created at %s: %" PRIu64
+                    " live %s, %" PRIu64 " bytes in frames, %" PRIu64 " bytes reserved (%.1f MiB)",
+                    g->n, g->n == 1 ? "pool" : "pools", site, g->live, g->live == 1 ? "frame" : "frames",
+                    g->frame_bytes, g->reserved_bytes, (double)g->reserved_bytes / (1024.0 * 1024.0));
+    }
+    fp__sites_free(&s);
+}
+
 static void at_exit_report(void)
 {
     fp__registry_walk(report_leak, NULL);
+    report_unreleased();
 }
 
 static void unlink_locked(fp_pool *pool)
@@ -105,6 +133,7 @@ static void fork_child(void)
         p->pins = 0;
         p->fork_seq = fp__pool_checkpoint_seq(p);
     }
+    child_first_id = reg_next_id;
     pthread_mutex_init(&reg_lock, NULL);
 }
 
@@ -145,6 +174,11 @@ bool fp__registry_remove(fp_pool *pool)
 bool fp__registry_in_child(void)
 {
     return in_child;
+}
+
+bool fp__registry_from_parent(const fp_pool *pool)
+{
+    return in_child && pool->id < child_first_id;
 }
 
 /* Drops a walk's pin; returns the pool when it was the last pin of a doomed

@@ -89,12 +89,20 @@ void fp_frame_set_tag(fp_frame *frame, const char *tag)
     if (!s || not_live(s, "fp_frame_set_tag"))
         return;
     uint64_t w[FP_TAG_WORDS] = { 0 };
+    size_t kept = 0;
     if (tag)
-        memcpy(w, tag, fp__utf8_cut(tag, FP_TAG_MAX));
+        memcpy(w, tag, kept = fp__utf8_cut(tag, FP_TAG_MAX));
     uint16_t busy = tag_lock(s);
     for (int i = 0; i < FP_TAG_WORDS; i++)
         atomic_store_explicit(&s->tag[i], w[i], RLX);
     tag_unlock(s, busy);
+    /* Not cut silently: the first cut tag of a pool is logged. */
+    if (FP_UNLIKELY(tag && tag[kept]) && !atomic_load_explicit(&s->pool->tag_cut_logged, RLX) &&
+        !atomic_exchange_explicit(&s->pool->tag_cut_logged, true, RLX))
+        fp__log(s->pool, FP_LOG_WARN,
+                "fp_frame_set_tag: tag \"%s\" cut to its first %zu bytes (\"%.*s\"; tags keep at most %d); "
+                "further cut tags of this pool are not logged",
+                tag, kept, (int)kept, tag, FP_TAG_MAX);
 }
 
 /* ------------------------------------------------------------------------- */

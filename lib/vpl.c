@@ -450,7 +450,8 @@ static bool cfg_dim_ok(int v, mfxU16 given, size_t rounded, mfxU16 crop)
     return v == 0 || v == (int)given || (size_t)v == rounded || (crop && v == (int)crop);
 }
 
-int fp_vpl_pool_create(fp_pool **out, const mfxFrameInfo *info, const fp_pool_config *user_cfg)
+static int pool_create_site(fp_pool **out, const mfxFrameInfo *info, const fp_pool_config *user_cfg,
+                            const fp_site *site)
 {
     if (out)
         *out = NULL;
@@ -561,6 +562,7 @@ int fp_vpl_pool_create(fp_pool **out, const mfxFrameInfo *info, const fp_pool_co
         .ops = &vpl_ops,
         .extra_size = sizeof(vpl_slot),
         .adapter = vp,
+        .site = site,
     };
     fp_pool *pool;
     int ret = fp__pool_create_ex(&pool, &params);
@@ -575,6 +577,24 @@ int fp_vpl_pool_create(fp_pool **out, const mfxFrameInfo *info, const fp_pool_co
            (unsigned)info->CropH, (unsigned)info->CropX, (unsigned)info->CropY);
     *out = pool;
     return 0;
+}
+
+int fp_vpl_pool_create_site(fp_pool **out, const mfxFrameInfo *info, const fp_pool_config *user_cfg,
+                            const fp_site *site)
+{
+    return pool_create_site(out, info, user_cfg, site);
+}
+
+int fp_vpl_pool_create_at(fp_pool **out, const mfxFrameInfo *info, const fp_pool_config *user_cfg,
+                          const char *file, int line, const char *func)
+{
+    return pool_create_site(out, info, user_cfg, fp__site_intern(file, line, func));
+}
+
+/* The ABI's function (and for callers who #undef the macro): no site. */
+int (fp_vpl_pool_create)(fp_pool **out, const mfxFrameInfo *info, const fp_pool_config *user_cfg)
+{
+    return pool_create_site(out, info, user_cfg, NULL);
 }
 
 int fp_vpl_frames_for_request(const mfxFrameAllocRequest *request, int app_frames)

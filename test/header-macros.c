@@ -20,5 +20,10 @@ int fp_header_macros_use(fp_pool *pool)
     if (ret == 0)
         fp_frame_unref_site(&g, FP_SITE_HERE());
 #endif
+    fp_pool_config cfg;
+    fp_pool_config_default(&cfg);
+    fp_pool *made = NULL;
+    if (fp_pool_create(&made, &cfg) == 0)
+        fp_pool_unref(&made);
     return fp_frame_unref(&f);
 }

@@ -74,6 +74,43 @@ FP_API int fp_av_pool_create(fp_pool **out, enum AVPixelFormat fmt, int width, i
                              const fp_pool_config *cfg);
 
 /**
+ * fp_av_pool_create() recording the creation site (see fp_pool_create_site()).
+ * The fp_av_pool_create() macro calls it with the caller's site; the function
+ * fp_av_pool_create() itself (ABI, `#undef`, its address) records none.
+ * @param out as for fp_av_pool_create()
+ * @param fmt as for fp_av_pool_create()
+ * @param width as for fp_av_pool_create()
+ * @param height as for fp_av_pool_create()
+ * @param cfg as for fp_av_pool_create()
+ * @param site where the call is; must outlive the pool (NULL: unknown site)
+ * @return as fp_av_pool_create()
+ */
+FP_API int fp_av_pool_create_site(fp_pool **out, enum AVPixelFormat fmt, int width, int height,
+                                  const fp_pool_config *cfg, const fp_site *site);
+/**
+ * fp_av_pool_create_site() with the site as file, line and function (see fp_pool_create_at()).
+ * @param out as for fp_av_pool_create()
+ * @param fmt as for fp_av_pool_create()
+ * @param width as for fp_av_pool_create()
+ * @param height as for fp_av_pool_create()
+ * @param cfg as for fp_av_pool_create()
+ * @param file creation site file name (`__FILE__`)
+ * @param line creation site line (`__LINE__`)
+ * @param func creation site function name (`__func__`)
+ * @return as fp_av_pool_create()
+ */
+FP_API int fp_av_pool_create_at(fp_pool **out, enum AVPixelFormat fmt, int width, int height,
+                                const fp_pool_config *cfg, const char *file, int line, const char *func);
+#ifdef FP_SITE_HERE
+/** Creates an AVFrame pool (see fp_av_pool_create_site()); the caller's site is the creation site. */
+# define fp_av_pool_create(out, fmt, width, height, cfg) \
+    fp_av_pool_create_site((out), (fmt), (width), (height), (cfg), FP_SITE_HERE())
+#else
+# define fp_av_pool_create(out, fmt, width, height, cfg) \
+    fp_av_pool_create_at((out), (fmt), (width), (height), (cfg), __FILE__, __LINE__, __func__)
+#endif
+
+/**
  * Takes a frame as a new refcounted AVFrame (`format`, `width`, `height`,
  * `data`, `linesize`, `buf[0]` set). Free it with av_frame_free(); the slot
  * returns when the last reference to its buffer is dropped. Use the

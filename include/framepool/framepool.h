@@ -278,6 +278,42 @@ FP_API void fp_pool_config_default(fp_pool_config *cfg);
 FP_API int fp_pool_create(fp_pool **out, const fp_pool_config *cfg);
 
 /**
+ * fp_pool_create() recording the creation site, which fp_registry_report(),
+ * the exports (`created_at`, `framepool_site_pools`) and the
+ * `FRAMEPOOL_TRACE=leaks` exit report group pools by. The fp_pool_create()
+ * macro calls this (or fp_pool_create_at()) with the caller's site; the
+ * function fp_pool_create() itself (for the ABI, and for callers who
+ * `#undef fp_pool_create` or take its address) records no site ("unknown
+ * site" in reports).
+ * @param out  as for fp_pool_create()
+ * @param cfg  as for fp_pool_create()
+ * @param site where the call is; must outlive the pool, as FP_SITE_HERE()'s
+ *             static records do (NULL: unknown site)
+ * @return as fp_pool_create()
+ */
+FP_API int fp_pool_create_site(fp_pool **out, const fp_pool_config *cfg, const fp_site *site);
+
+/**
+ * fp_pool_create_site() with the site as file, line and function, looked up
+ * in the table of sites fp_pool_acquire_at() uses (no allocation).
+ * @param out  as for fp_pool_create()
+ * @param cfg  as for fp_pool_create()
+ * @param file creation site file name (`__FILE__`; must outlive the pool, as literals do)
+ * @param line creation site line (`__LINE__`)
+ * @param func creation site function name (`__func__`; kept like `file`)
+ * @return as fp_pool_create()
+ */
+FP_API int fp_pool_create_at(fp_pool **out, const fp_pool_config *cfg, const char *file, int line,
+                             const char *func);
+
+#ifdef FP_SITE_HERE
+/** Creates a pool (see fp_pool_create_site()); the caller's file, line and function are the creation site. */
+# define fp_pool_create(out, cfg) fp_pool_create_site((out), (cfg), FP_SITE_HERE())
+#else
+# define fp_pool_create(out, cfg) fp_pool_create_at((out), (cfg), __FILE__, __LINE__, __func__)
+#endif
+
+/**
  * Takes a frame with reference count 1. Use the fp_pool_acquire() macro, which
  * records the call site.
  *
@@ -434,7 +470,9 @@ FP_API int fp_frame_is_writable(const fp_frame *frame);
 /**
  * Labels a live frame for reports ("stream-7"). The string is copied (up to
  * FP_TAG_MAX bytes, cut before a UTF-8 character that does not fit); NULL
- * clears the tag. The tag is cleared when the frame returns. Any holder of a
+ * clears the tag. The first tag of a pool that is cut is logged (a warning
+ * naming the tag and how many bytes were kept); later cuts in the same pool
+ * are not. The tag is cleared when the frame returns. Any holder of a
  * reference may set it while other threads walk the pool: a walk sees the old
  * or the new tag, never a mix. Exports and reports escape what is not valid
  * UTF-8 and control characters.
@@ -663,6 +701,33 @@ FP_API int fp_registry_write_json(FILE *out);
  * @return 0, FP_ERR(EINVAL), FP_ERR(ENOMEM) or FP_ERR(EIO) (writing or flushing failed)
  */
 FP_API int fp_registry_write_prometheus(FILE *out);
+
+/**
+ * Writes every pool of the process (every registered pool: open ones, and
+ * ones the application dropped that stay alive because frames are still
+ * held), grouped by creation site (see fp_pool_create_site()), oldest site
+ * first (the site of the oldest live pool). Per site: the number of pools,
+ * how many of them the application dropped that are still alive for their
+ * held frames, reserved bytes (frame memory and bookkeeping), bytes of
+ * allocated frames and live frames; then one line per pool of that site,
+ * oldest first. A site that keeps gaining pools is a per-session pool leak.
+ * Example:
+ * @code
+ * framepool registry: 3 pools from 2 creation sites
+ * site server.c:88 in session_open(): 2 pools (1 dropped, alive for held frames), 2 live frames, 4096 bytes in frames, 6528 bytes reserved
+ *   pool "session-1" id 1: open, 1 live frame, 2048 bytes in frames, 3264 bytes reserved
+ *   pool "session-2" id 2: dropped by the application, alive for 1 held frame, 2048 bytes in frames, 3264 bytes reserved
+ * site ...
+ * @endcode
+ * A pure read: no sweep, no watchdog, no callback; names and sites escaped as
+ * in fp_pool_report(). Rendered into memory (nothing is written while the
+ * registry is walked), then written and flushed.
+ * Blocks only on each pool's lock (briefly) and on writing `out`.
+ * @param out where to write, e.g. stderr
+ * @return 0, FP_ERR(EINVAL) for NULL, FP_ERR(ENOMEM), or FP_ERR(EIO) when
+ *         writing or flushing `out` failed
+ */
+FP_API int fp_registry_report(FILE *out);
 
 /** @} */
 

@@ -122,6 +122,38 @@ extern "C" {
 FP_API int fp_vpl_pool_create(fp_pool **out, const mfxFrameInfo *info, const fp_pool_config *cfg);
 
 /**
+ * fp_vpl_pool_create() recording the creation site (see fp_pool_create_site()).
+ * The fp_vpl_pool_create() macro calls it with the caller's site; the function
+ * fp_vpl_pool_create() itself (ABI, `#undef`, its address) records none.
+ * @param out as for fp_vpl_pool_create()
+ * @param info as for fp_vpl_pool_create()
+ * @param cfg as for fp_vpl_pool_create()
+ * @param site where the call is; must outlive the pool (NULL: unknown site)
+ * @return as fp_vpl_pool_create()
+ */
+FP_API int fp_vpl_pool_create_site(fp_pool **out, const mfxFrameInfo *info, const fp_pool_config *cfg,
+                                   const fp_site *site);
+/**
+ * fp_vpl_pool_create_site() with the site as file, line and function (see fp_pool_create_at()).
+ * @param out as for fp_vpl_pool_create()
+ * @param info as for fp_vpl_pool_create()
+ * @param cfg as for fp_vpl_pool_create()
+ * @param file creation site file name (`__FILE__`)
+ * @param line creation site line (`__LINE__`)
+ * @param func creation site function name (`__func__`)
+ * @return as fp_vpl_pool_create()
+ */
+FP_API int fp_vpl_pool_create_at(fp_pool **out, const mfxFrameInfo *info, const fp_pool_config *cfg,
+                                 const char *file, int line, const char *func);
+#ifdef FP_SITE_HERE
+/** Creates a surface pool (see fp_vpl_pool_create_site()); the caller's site is the creation site. */
+# define fp_vpl_pool_create(out, info, cfg) fp_vpl_pool_create_site((out), (info), (cfg), FP_SITE_HERE())
+#else
+# define fp_vpl_pool_create(out, info, cfg) \
+    fp_vpl_pool_create_at((out), (info), (cfg), __FILE__, __LINE__, __func__)
+#endif
+
+/**
  * Sizes a pool from what a component asked for (e.g. what
  * MFXVideoENCODE_QueryIOSurf() returned) plus the frames the application
  * itself holds at the same time (the one it is filling, look-ahead, ...):
