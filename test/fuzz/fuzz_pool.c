@@ -476,10 +476,21 @@ static void op_tag(state *s)
     mframe *m = frame_of(s, s->handles[h]);
     bool clear = n == 0 && (next(s) & 1);
     fp_frame_set_tag(s->handles[h], clear ? NULL : tag);
-    /* The library keeps the first FP_TAG_MAX bytes. */
+    /* The library keeps at most FP_TAG_MAX bytes, cut before a UTF-8
+     * character that would not fit (up to 3 bytes back, only when those are
+     * continuation bytes of a character that starts in the tag). */
     memset(m->tag, 0, sizeof(m->tag));
-    if (!clear)
-        memcpy(m->tag, tag, n < FP_TAG_MAX ? n : FP_TAG_MAX);
+    if (!clear) {
+        size_t keep = n;
+        if (keep > FP_TAG_MAX) {
+            keep = FP_TAG_MAX;
+            for (int back = 0; back < 3 && keep > 0 && ((unsigned char)tag[keep] & 0xC0) == 0x80; back++)
+                keep--;
+            if (((unsigned char)tag[keep] & 0xC0) == 0x80)
+                keep = FP_TAG_MAX;
+        }
+        memcpy(m->tag, tag, keep);
+    }
 }
 
 static void op_long_lived(state *s)
