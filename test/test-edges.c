@@ -480,18 +480,26 @@ START_TEST(fork_child_has_its_own_thread_id)
 }
 END_TEST
 
-START_TEST(fork_child_exit_report_leaves_parent_frames_out)
+/* Runs `edge-child MODE` with FRAMEPOOL_TRACE=leaks; its output (stdout and
+ * stderr) in out. Fails the test unless it exits 0. */
+static void run_edge_child(const char *mode, char *out, size_t n)
 {
     const char *child = getenv("FP_EDGE_CHILD");
     ck_assert_msg(child != NULL, "FP_EDGE_CHILD is not set (run through meson test)");
-    char cmd[1024], out[16384];
-    snprintf(cmd, sizeof(cmd), "FRAMEPOOL_TRACE=leaks %s fork-leaks 2>&1", child);
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "FRAMEPOOL_TRACE=leaks %s %s 2>&1", child, mode);
     FILE *p = popen(cmd, "r");
     ck_assert_ptr_nonnull(p);
-    size_t len = fread(out, 1, sizeof(out) - 1, p);
+    size_t len = fread(out, 1, n - 1, p);
     out[len] = '\0';
     int status = pclose(p);
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d: %s", status, out);
+}
+
+START_TEST(fork_child_exit_report_leaves_parent_frames_out)
+{
+    char out[16384];
+    run_edge_child("fork-leaks", out, sizeof(out));
     /* The parent's report names its frame once; the child's names only its own. */
     ck_assert_msg(strstr(out, "parent-frame"), "the parent's leak is not reported: %s", out);
     ck_assert_msg(strstr(out, "child-frame"), "the child's leak is not reported: %s", out);
@@ -502,16 +510,8 @@ END_TEST
 
 START_TEST(exit_report_log_callback_exports)
 {
-    const char *child = getenv("FP_EDGE_CHILD");
-    ck_assert_msg(child != NULL, "FP_EDGE_CHILD is not set (run through meson test)");
-    char cmd[1024], out[16384];
-    snprintf(cmd, sizeof(cmd), "FRAMEPOOL_TRACE=leaks %s exit-export 2>&1", child);
-    FILE *p = popen(cmd, "r");
-    ck_assert_ptr_nonnull(p);
-    size_t len = fread(out, 1, sizeof(out) - 1, p);
-    out[len] = '\0';
-    int status = pclose(p);
-    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d: %s", status, out);
+    char out[16384];
+    run_edge_child("exit-export", out, sizeof(out));
     ck_assert_msg(strstr(out, "exported during the exit report"), "no export from the log callback: %s", out);
 }
 END_TEST
