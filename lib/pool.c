@@ -250,6 +250,11 @@ static int validate(const fp_pool_config *cfg, fp__layout *layout, bool explicit
                    "invalid config: reserved bytes are not zero (initialize with fp_pool_config_default)");
         return FP_ERR(EINVAL);
     }
+    /* 0.3 fields not implemented yet are refused, never silently ignored. */
+    if (cfg->budget || cfg->max_bytes || cfg->idle_timeout_us) {
+        fp__log_cfg(cfg, FP_LOG_ERROR, "invalid config: budget, max_bytes and idle_timeout_us are not supported by this build");
+        return FP_ERR(ENOTSUP);
+    }
     if (explicit_layout) {
         /* The adapter laid the frame out; the geometry bounds still hold. */
         enum fp_layout_why why = FP_LAYOUT_OK;

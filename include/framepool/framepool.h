@@ -138,7 +138,16 @@ typedef struct fp_pool_config {
      *  0..64, default 2, 0 = none (max_frames is then exact). Checked by
      *  fp_av_pool_create(); core pools ignore it. */
     int decoder_overdraft;
-    uint8_t reserved[52];    ///< must stay zero
+    /** Budget the pool charges for the pixel memory it backs (see fp_budget_create());
+     *  the pool holds a reference from creation to destruction; NULL = none. */
+    struct fp_budget *budget;
+    /** Cap on the pool's own pixel bytes, live frames of every generation
+     *  included (see fp_pool_reconfigure()); 0 = none (max_frames alone bounds it). */
+    uint64_t max_bytes;
+    /** Idle frames above min_frames unused for this long are freed (see
+     *  fp_pool_maintain()); 0 = never. */
+    int64_t idle_timeout_us;
+    uint8_t reserved[24];    ///< must stay zero
 } fp_pool_config;
 
 /**
@@ -184,6 +193,9 @@ typedef struct fp_frame {
 /** Opaque pool handle. */
 typedef struct fp_pool fp_pool;
 
+/** Opaque budget handle: one memory cap shared by many pools (fp_budget_create()). */
+typedef struct fp_budget fp_budget;
+
 /**
  * A consistent snapshot of a pool's counters (see fp_pool_get_stats() for the
  * guarantees). Counters are totals since creation.
@@ -213,7 +225,13 @@ typedef struct fp_pool_stats {
     uint64_t get_buffer_exhausted; ///< fp_av_get_buffer2() calls refused because the pool stayed empty (the decoder reports its own error code for these)
     uint64_t get_buffer_overdraft; ///< fp_av_get_buffer2() calls served beyond max_frames by fp_pool_config::decoder_overdraft
     uint64_t get_buffer_bypassed;  ///< decoders fp_av_check_decoder() found allocating their own frames (never calling get_buffer2, or without DR1)
-    uint64_t reserved[10];    ///< zero; room for future counters
+    uint32_t generation;      ///< current generation: 1 at creation, + 1 per fp_pool_reconfigure()
+    uint32_t old_generation_live;  ///< live frames of older generations (freed when they return)
+    uint64_t old_generation_bytes; ///< pixel bytes held by those frames
+    uint64_t aged_out;        ///< idle frames freed by fp_pool_config::idle_timeout_us
+    uint64_t reclaimed;       ///< idle frames freed so another pool of the budget could back one
+    uint64_t budget_waits;    ///< acquires that waited (or failed) because the budget was full
+    uint64_t reserved[5];     ///< zero; room for future counters
 } fp_pool_stats;
 
 /** One live frame, as passed to a fp_live_cb. Valid only during the callback. */
