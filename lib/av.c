@@ -760,6 +760,13 @@ static int64_t hevc_max_luma_ps(int level)
  * what its own context still holds (measured: doc/guide.md). */
 static int frames_per_thread(enum AVCodecID id)
 {
+#if LIBAVCODEC_VERSION_MAJOR >= 61
+    /* FFmpeg 7's frame threads (libavcodec 61) keep one picture per extra
+     * thread (measured with FFmpeg 7.1: doc/guide.md); the VP8 context of
+     * each webp thread two. libavcodec 60 is given 5.1's counts (an
+     * overestimate is safe, an underestimate wedges the decoder). */
+    return id == AV_CODEC_ID_WEBP ? 2 : 1;
+#endif
     switch (id) {
     case AV_CODEC_ID_VP8:
     case AV_CODEC_ID_VP9:

@@ -120,8 +120,9 @@ END_TEST
 /* Encoders that keep the input frame (DESIGN.md, "Facts measured here"):
  * frame-threaded ffvhuff holds it on a worker until that worker is done (the
  * count right after avcodec_send_frame is 3, or 2 if the worker already
- * finished); ffv1 with 2 threads keeps one frame until avcodec_free_context,
- * which makes the check exact. */
+ * finished); ffv1 with 2 threads keeps one frame until avcodec_free_context
+ * in FFmpeg 5.1 (libavcodec 59), which makes the check exact; FFmpeg 7's ffv1
+ * keeps none, which is exact too. */
 static AVCodecContext *open_encoder(const char *name)
 {
     const AVCodec *codec = avcodec_find_encoder_by_name(name);
@@ -171,6 +172,23 @@ START_TEST(encoder_holds_the_frame)
     ck_assert_int_eq(avcodec_send_frame(enc, frame), 0);
     /* The app's AVFrame, ours, and the encoder's while it holds it. */
     int rc = fp_frame_refcount(f);
+#if LIBAVCODEC_VERSION_MAJOR >= 61
+    /* FFmpeg 7's ffv1 encoder has no frame threads and keeps no reference
+     * to its input (measured with 7.1): the count is exact, app's and ours. */
+    bool ffv1_keeps = false;
+#else
+    bool ffv1_keeps = true;
+#endif
+    if (!strcmp(name, "ffv1") && !ffv1_keeps) {
+        ck_assert_msg(rc == 2, "ffv1: refcount %d after send (this libavcodec's ffv1 keeps no input)", rc);
+        av_frame_free(&frame);
+        ck_assert_int_eq(fp_frame_is_writable(f), 1);
+        ck_assert_int_eq(drain(enc), 1);
+        ck_assert_int_eq(fp_frame_refcount(f), 1);
+        avcodec_free_context(&enc);
+        ck_assert_int_eq(fp_frame_unref(&f), 0);
+        return;
+    }
     ck_assert_msg(rc == 3 || (rc == 2 && !strcmp(name, "ffvhuff")), "%s: refcount %d after send", name, rc);
     ck_assert_int_eq(fp_frame_is_writable(f), 0);
     av_frame_free(&frame);
