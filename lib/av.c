@@ -405,13 +405,16 @@ int fp_av_frame_get_buffer_site(fp_pool *pool, AVFrame *frame, int64_t timeout_u
                file ? file : "?", line);
         return FP_ERR(EINVAL);
     }
-    if (frame->format != st->fmt || frame->width < 1 || frame->width > pool->width || frame->height < 1 ||
-        frame->height > pool->height) {
+    /* Up to the padded geometry the planes are laid out for, so a decoder's
+     * coded size (1920x1088 on a 1920x1080 pool) fits, as in get_buffer2. */
+    if (frame->format != st->fmt || frame->width < 1 || frame->width > st->pad_w || frame->height < 1 ||
+        frame->height > st->pad_h) {
         const char *have = av_get_pix_fmt_name((enum AVPixelFormat)frame->format);
         fp__log(pool, FP_LOG_ERROR,
-               "fp_av_frame_get_buffer at %s:%d: frame is %s %dx%d, the pool holds %s up to %dx%d",
+               "fp_av_frame_get_buffer at %s:%d: frame is %s %dx%d, the pool holds %s %dx%d (frames up to %dx%d "
+               "with its padding)",
                file ? file : "?", line, have ? have : "none", frame->width, frame->height,
-               av_get_pix_fmt_name(st->fmt), pool->width, pool->height);
+               av_get_pix_fmt_name(st->fmt), pool->width, pool->height, st->pad_w, st->pad_h);
         return FP_ERR(EINVAL);
     }
     return attach(pool, frame, timeout_us, site);

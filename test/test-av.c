@@ -1078,8 +1078,8 @@ START_TEST(get_buffer_mismatch)
         { AV_PIX_FMT_NV12, 160, 90 },
         { AV_PIX_FMT_YUV422P, 160, 90 },
         { AV_PIX_FMT_NONE, 160, 90 },
-        { AV_PIX_FMT_YUV420P, 161, 90 },
-        { AV_PIX_FMT_YUV420P, 160, 91 },
+        { AV_PIX_FMT_YUV420P, 193, 90 }, /* beyond the padding: 160 -> 192 */
+        { AV_PIX_FMT_YUV420P, 160, 99 }, /* 90 -> 96 + 2 */
         { AV_PIX_FMT_YUV420P, 4096, 4096 },
     };
     for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
@@ -1100,10 +1100,10 @@ START_TEST(get_buffer_mismatch)
     test_log_reset(&tlog);
     AVFrame *f = av_frame_alloc();
     f->format = AV_PIX_FMT_YUV420P;
-    f->width = 161;
+    f->width = 193;
     f->height = 90;
     ck_assert_int_eq(fp_av_frame_get_buffer(p, f, 0), FP_ERR(EINVAL));
-    ck_assert_msg(test_log_has(&tlog, "161") && test_log_has(&tlog, "160"),
+    ck_assert_msg(test_log_has(&tlog, "193") && test_log_has(&tlog, "160"),
                   "log line lacks a geometry: '%s'", tlog.lines[0]);
     ck_assert_int_eq(fp_av_frame_get_buffer(NULL, f, 0), FP_ERR(EINVAL));
     ck_assert_int_eq(fp_av_frame_get_buffer(p, NULL, 0), FP_ERR(EINVAL));

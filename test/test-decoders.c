@@ -767,6 +767,76 @@ START_TEST(check_decoder_errors)
 }
 END_TEST
 
+/* ========================================================================= */
+/* coded size                                                                 */
+
+/* A custom get_buffer2 built on fp_av_frame_get_buffer(), as an application
+ * that wraps framepool in its own callback writes it: libavcodec asks for the
+ * coded size (1920x1088 for 1080p H.264), not the display size. */
+static int custom_get_buffer2(AVCodecContext *avctx, AVFrame *frame, int flags)
+{
+    (void)flags;
+    return fp_av_frame_get_buffer((fp_pool *)avctx->opaque, frame, 100000);
+}
+
+START_TEST(coded_size_through_frame_get_buffer)
+{
+    fp_pool *p = make_pool(AV_PIX_FMT_YUV420P, 1920, 1080, 12, 0);
+    /* Directly: the coded size fits the pool's padding; beyond it does not. */
+    AVFrame *f = av_frame_alloc();
+    f->format = AV_PIX_FMT_YUV420P;
+    f->width = 1920;
+    f->height = 1088;
+    ck_assert_int_eq(fp_av_frame_get_buffer(p, f, 0), 0);
+    memset(f->data[0] + (ptrdiff_t)1087 * f->linesize[0], 0x55, 1920); /* the last coded row is ours */
+    av_frame_unref(f);
+    f->format = AV_PIX_FMT_YUV420P;
+    f->width = 1920;
+    f->height = 1200;
+    test_log_reset(&tlog);
+    ck_assert_int_eq(fp_av_frame_get_buffer(p, f, 0), FP_ERR(EINVAL));
+    ck_assert_int_gt(log_count("1920x1200"), 0);
+    av_frame_free(&f);
+
+    /* Through a decoder: every frame from the pool, identical to the default allocator's. */
+    clip c;
+    if (!clip_make(&c, "libx264", AV_PIX_FMT_YUV420P, 1920, 1080, 6, 12, 0)) {
+        finish_pool(&p);
+        return;
+    }
+    refs ref;
+    decode_reference(&c, &ref);
+    const AVCodec *codec = avcodec_find_decoder(c.par->codec_id);
+    AVCodecContext *dec = avcodec_alloc_context3(codec);
+    ck_assert_int_ge(avcodec_parameters_to_context(dec, c.par), 0);
+    dec->thread_count = 1;
+    dec->opaque = p;
+    dec->get_buffer2 = custom_get_buffer2;
+    ck_assert_int_eq(avcodec_open2(dec, codec, NULL), 0);
+    f = av_frame_alloc();
+    int out = 0;
+    for (int i = 0; i <= c.n; i++) {
+        ck_assert_int_eq(avcodec_send_packet(dec, i < c.n ? c.pkt[i] : NULL), 0);
+        while (avcodec_receive_frame(dec, f) == 0) {
+            ck_assert_int_eq(fp_av_frame_is_from(p, f), 1);
+            ck_assert_int_lt(out, ref.n);
+            ck_assert_msg(same_picture(f, ref.f[out]), "frame %d differs from the default allocator's", out);
+            out++;
+            av_frame_unref(f);
+        }
+    }
+    ck_assert_int_eq(out, 6);
+    ck_assert_int_eq(out, ref.n);
+    av_frame_free(&f);
+    avcodec_free_context(&dec);
+    fp_pool_stats st = get_stats(p);
+    ck_assert_uint_ge(st.acquired, 6);
+    refs_free(&ref);
+    finish_pool(&p);
+    clip_free(&c);
+}
+END_TEST
+
 Suite *fp_test_suite(void)
 {
     av_log_set_level(getenv("FP_TEST_AV_LOG") ? AV_LOG_INFO : AV_LOG_QUIET);
@@ -794,6 +864,12 @@ Suite *fp_test_suite(void)
     tcase_add_checked_fixture(tc, setup, NULL);
     tcase_add_loop_test(tc, check_decoder_bypass, 0, (int)(sizeof(bypass_cases) / sizeof(bypass_cases[0])));
     tcase_add_test(tc, check_decoder_errors);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("coded-size");
+    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, coded_size_through_frame_get_buffer);
     suite_add_tcase(s, tc);
     return s;
 }

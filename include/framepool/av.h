@@ -149,8 +149,10 @@ FP_API int fp_av_acquire_site(fp_pool *pool, int64_t timeout_us, AVFrame **out, 
 /**
  * Drop-in for av_frame_get_buffer(): gives the caller's AVFrame a pool buffer.
  * `frame->format` must be the pool's format and `frame->width`/`height` at
- * most the pool's (the pool's linesizes are used); the frame must not hold
- * buffers yet. Use the fp_av_frame_get_buffer() macro, which records the call
+ * most the pool's padded geometry (width rounded up to 64, height to 32, + 2:
+ * a decoder's coded size, 1920x1088 on a 1920x1080 pool, fits, so a custom
+ * get_buffer2 can be built on this); the pool's linesizes are used. The frame
+ * must not hold buffers yet. May block up to `timeout_us` waiting for a frame. Use the fp_av_frame_get_buffer() macro, which records the call
  * site.
  *
  * @param pool a pool made by fp_av_pool_create()
