@@ -89,5 +89,6 @@ int fp_pool_get_stats(fp_pool *pool, fp_pool_stats *st)
     }
     st->closed = atomic_load_explicit(&pool->closed, RLX);
     st->held_by_runtime = pending - returnable;
+    st->generation = 1; /* no fp_pool_reconfigure() in this build */
     return 0;
 }

@@ -201,6 +201,39 @@ START_TEST(test_null_cfg)
 }
 END_TEST
 
+/* 0.3 fields this build does not implement are refused, never ignored; a
+ * pool reports generation 1. */
+START_TEST(test_unimplemented_fields_refused)
+{
+    for (int k = 0; k < 3; k++) {
+        reset_recorders();
+        fp_pool_config cfg = base_config();
+        if (k == 0)
+            cfg.budget = (fp_budget *)(void *)not_a_pool;
+        else if (k == 1)
+            cfg.max_bytes = 1 << 20;
+        else
+            cfg.idle_timeout_us = 1000;
+        fp_pool *pool = SENTINEL_POOL;
+        ck_assert_int_eq(fp_pool_create(&pool, &cfg), FP_ERR(ENOTSUP));
+        ck_assert_ptr_null(pool);
+        ck_assert_int_eq(atomic_load(&logbuf.total), 1);
+        ck_assert_msg(strstr(logbuf.lines[0], "not supported"), "log line: %s", logbuf.lines[0]);
+        ck_assert_int_eq(atomic_load(&ta.calls), 0);
+    }
+    reset_recorders();
+    fp_pool_config cfg = base_config();
+    fp_pool *pool = NULL;
+    ck_assert_int_eq(fp_pool_create(&pool, &cfg), 0);
+    fp_pool_stats st;
+    ck_assert_int_eq(fp_pool_get_stats(pool, &st), 0);
+    ck_assert_uint_eq(st.generation, 1);
+    ck_assert_uint_eq(st.old_generation_live, 0);
+    ck_assert_uint_eq(st.aged_out + st.reclaimed + st.budget_waits + st.old_generation_bytes, 0);
+    fp_pool_unref(&pool);
+}
+END_TEST
+
 /* The same rejected config, logged nowhere but stderr, still fails cleanly. */
 START_TEST(test_invalid_without_log)
 {
@@ -530,6 +563,7 @@ Suite *fp_test_suite(void)
     tcase_add_test(tc, test_null_out);
     tcase_add_test(tc, test_null_cfg);
     tcase_add_test(tc, test_invalid_without_log);
+    tcase_add_test(tc, test_unimplemented_fields_refused);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("valid");

@@ -138,15 +138,13 @@ typedef struct fp_pool_config {
      *  0..64, default 2, 0 = none (max_frames is then exact). Checked by
      *  fp_av_pool_create(); core pools ignore it. */
     int decoder_overdraft;
-    /** Budget the pool charges for the pixel memory it backs (see fp_budget_create());
-     *  the pool holds a reference from creation to destruction; NULL = none. */
-    struct fp_budget *budget;
-    /** Cap on the pool's own pixel bytes, live frames of every generation
-     *  included (see fp_pool_reconfigure()); 0 = none (max_frames alone bounds it). */
-    uint64_t max_bytes;
-    /** Idle frames above min_frames unused for this long are freed (see
-     *  fp_pool_maintain()); 0 = never. */
-    int64_t idle_timeout_us;
+    /* The next three fields are reserved for 0.3's budgets and generations
+     * (a shared memory cap, a byte cap across generations, idle age-out).
+     * This build does not implement them yet: fp_pool_create() refuses a
+     * non-zero value with FP_ERR(ENOTSUP) and a log line, never ignores it. */
+    struct fp_budget *budget; ///< budget charged for backed pixel memory; must be NULL (not implemented yet)
+    uint64_t max_bytes;       ///< cap on the pool's pixel bytes; must be 0 (not implemented yet)
+    int64_t idle_timeout_us;  ///< age-out of idle frames above min_frames; must be 0 (not implemented yet)
     uint8_t reserved[24];    ///< must stay zero
 } fp_pool_config;
 
@@ -225,12 +223,14 @@ typedef struct fp_pool_stats {
     uint64_t get_buffer_exhausted; ///< fp_av_get_buffer2() calls refused because the pool stayed empty (the decoder reports its own error code for these)
     uint64_t get_buffer_overdraft; ///< fp_av_get_buffer2() calls served beyond max_frames by fp_pool_config::decoder_overdraft
     uint64_t get_buffer_bypassed;  ///< decoders fp_av_check_decoder() found allocating their own frames (never calling get_buffer2, or without DR1)
-    uint32_t generation;      ///< current generation: 1 at creation, + 1 per fp_pool_reconfigure()
-    uint32_t old_generation_live;  ///< live frames of older generations (freed when they return)
-    uint64_t old_generation_bytes; ///< pixel bytes held by those frames
-    uint64_t aged_out;        ///< idle frames freed by fp_pool_config::idle_timeout_us
-    uint64_t reclaimed;       ///< idle frames freed so another pool of the budget could back one
-    uint64_t budget_waits;    ///< acquires that waited (or failed) because the budget was full
+    /* Reserved for 0.3's generations and budgets; this build does not
+     * implement them and reports generation 1 and zeros. */
+    uint32_t generation;      ///< current generation (1: pools are not reconfigured in this build)
+    uint32_t old_generation_live;  ///< live frames of older generations (0 in this build)
+    uint64_t old_generation_bytes; ///< pixel bytes held by those frames (0 in this build)
+    uint64_t aged_out;        ///< idle frames freed by idle age-out (0 in this build)
+    uint64_t reclaimed;       ///< idle frames freed for another pool of a budget (0 in this build)
+    uint64_t budget_waits;    ///< acquires that waited on a budget (0 in this build)
     uint64_t reserved[5];     ///< zero; room for future counters
 } fp_pool_stats;
 
