@@ -946,7 +946,7 @@ START_TEST(av_misuse)
     fr->width = fr->height = 16;
     MCASE(fp_av_frame_get_buffer(ap, fr, 0) == FP_ERR(EINVAL)); /* wrong format */
     fr->format = AV_PIX_FMT_YUV420P;
-    fr->width = 17;
+    fr->width = 65; /* beyond the padding (16 -> 64) */
     MCASE(fp_av_frame_get_buffer(ap, fr, 0) == FP_ERR(EINVAL)); /* too wide */
     fr->width = 0;
     MCASE(fp_av_frame_get_buffer(ap, fr, 0) == FP_ERR(EINVAL));
