@@ -330,6 +330,18 @@ START_TEST(frames_for_decoder_vs_peak)
                 sc->encoder);
         return;
     }
+# if LIBAVCODEC_VERSION_MAJOR < 60
+    /* FFmpeg 5.1's vp8 frame threads: at avcodec_free_context() a worker can
+     * still wait in ff_thread_await_progress() on the first worker's progress
+     * condition when ff_frame_thread_free() destroys it (seen in one TSan run in
+     * a fresh Debian 12 chroot; every stack inside libavcodec, no framepool memory). The
+     * other frame-threaded decoders are run here; vp8 frame threads run in
+     * the normal and valgrind builds. */
+    if (mode == MODE_FRAME4 && !strcmp(sc->encoder, "libvpx")) {
+        fprintf(stderr, "decoders: vp8 frame threads not run under TSan (libavcodec 59 teardown race)\n");
+        return;
+    }
+# endif
 #endif
     clip c;
     if (!clip_make(&c, sc->encoder, sc->fmt, sc->w, sc->h, frames, sc->gop, sc->bframes))
