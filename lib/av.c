@@ -44,9 +44,22 @@ typedef struct av_overdraft {
     _Atomic int out;
 } av_overdraft;
 
-typedef struct av_pool {
+/* The AV part of a geometry (fp__geom::adapter): the pixel format and the
+ * padded size the planes are laid out for (frames up to it fit). */
+typedef struct av_geom {
     enum AVPixelFormat fmt;
     int pad_w, pad_h;
+} av_geom;
+_Static_assert(sizeof(av_geom) <= FP_GEOM_ADAPTER, "av_geom fits the geometry");
+
+static av_geom av_geom_of(const fp__geom *g)
+{
+    av_geom a;
+    memcpy(&a, g->adapter, sizeof(a));
+    return a;
+}
+
+typedef struct av_pool {
     _Atomic int fallback_logged;
     int overdraft_max;             /* cfg.decoder_overdraft */
     av_overdraft *overdraft;
@@ -102,7 +115,7 @@ static void av_slot_backed(fp_pool *pool, fp_slot *s)
 {
     av_header h = { AV_MAGIC, (uint64_t)(uintptr_t)&s->frame ^ AV_MAGIC };
     memcpy(s->mem, &h, sizeof(h));
-    memset(s->mem + sizeof(h), 0, pool->layout.alloc_size - sizeof(h));
+    memset(s->mem + sizeof(h), 0, fp__slot_geom(pool, s)->layout.alloc_size - sizeof(h));
 }
 
 static void overdraft_unref(av_overdraft *od)
@@ -119,15 +132,20 @@ static void av_destroy(fp_pool *pool)
     free(st);
 }
 
+static int av_reconfigure(fp_pool *pool, const fp_pool_config *cfg, fp__geom *g);
+
 static const fp__pool_ops av_ops = {
     .kind = "av",
     .slot_backed = av_slot_backed,
     .destroy = av_destroy,
+    .reconfigure = av_reconfigure,
     .refcount = av_refcount,
 };
 
 /* Checks the pointer before reading through it (AVCodecContext.opaque may
  * be anything). */
+static int not_av_pool(fp_pool *pool, const char *what);
+
 static av_pool *av_state(const fp_pool *pool)
 {
     return fp__pool_check(pool) && pool->ops == &av_ops ? pool->adapter : NULL;
@@ -149,8 +167,15 @@ static enum fp_format core_format(enum AVPixelFormat fmt)
     }
 }
 
-/* libavutil's own plane math on the padded geometry. */
-static int av_layout(enum AVPixelFormat fmt, int w, int h, int align, fp__layout *out, const char **why)
+/* The padding every AV geometry has at least: width to 64, height to 32 + 2
+ * (H.264's avcodec_align_dimensions2() adds 2 rows). */
+static int default_pad_w(int w) { return (int)fp__align_up((size_t)w, 64); }
+static int default_pad_h(int h) { return (int)fp__align_up((size_t)h, 32) + 2; }
+
+/* libavutil's own plane math on the padded geometry pad_w x pad_h (0: the
+ * default padding of w x h). */
+static int av_layout(enum AVPixelFormat fmt, int w, int h, int pad_w, int pad_h, int align, fp__layout *out,
+                     const char **why)
 {
     const AVPixFmtDescriptor *d = av_pix_fmt_desc_get(fmt);
     *out = (fp__layout){ 0 };
@@ -166,7 +191,10 @@ static int av_layout(enum AVPixelFormat fmt, int w, int h, int align, fp__layout
         *why = "geometry is outside 1..32768";
         return FP_ERR(EINVAL);
     }
-    int pad_w = (int)fp__align_up((size_t)w, 64), pad_h = (int)fp__align_up((size_t)h, 32) + 2;
+    if (pad_w < w || pad_h < h) {
+        *why = "padding smaller than the frame";
+        return FP_ERR(EINVAL);
+    }
     int lines[4];
     if (av_image_fill_linesizes(lines, fmt, pad_w) < 0) {
         *why = "cannot be laid out by libavutil";
@@ -198,6 +226,77 @@ static int av_layout(enum AVPixelFormat fmt, int w, int h, int align, fp__layout
     return 0;
 }
 
+/* Fills a geometry for fmt at w x h, laid out for pad_w x pad_h. */
+static int av_make_geom(enum AVPixelFormat fmt, int w, int h, int pad_w, int pad_h, int align, fp__geom *g,
+                        const char **why)
+{
+    memset(g, 0, sizeof(*g));
+    int ret = av_layout(fmt, w, h, pad_w, pad_h, align, &g->layout, why);
+    if (ret < 0)
+        return ret;
+    g->format = core_format(fmt);
+    g->width = w;
+    g->height = h;
+    g->mem_align = (size_t)align;
+    av_geom a = { fmt, pad_w, pad_h };
+    memcpy(g->adapter, &a, sizeof(a));
+    return 0;
+}
+
+static enum AVPixelFormat av_format_of_core(enum fp_format f)
+{
+    for (int i = 0; i < AV_PIX_FMT_NB; i++)
+        if (core_format((enum AVPixelFormat)i) == f && f != FP_FMT_NONE)
+            return (enum AVPixelFormat)i;
+    return AV_PIX_FMT_NONE;
+}
+
+/* fp_pool_reconfigure() on an AV pool: cfg.format FP_FMT_NONE keeps the
+ * pixel format; the default padding. */
+static int av_reconfigure(fp_pool *pool, const fp_pool_config *cfg, fp__geom *g)
+{
+    fp__geom cur;
+    fp__pool_geom_copy(pool, &cur);
+    enum AVPixelFormat fmt = cfg->format == FP_FMT_NONE ? av_geom_of(&cur).fmt : av_format_of_core(cfg->format);
+    if (fmt == AV_PIX_FMT_NONE) {
+        fp__log(pool, FP_LOG_ERROR, "fp_pool_reconfigure: %s", cfg->format == FP_FMT_NONE
+                    ? "the pool has no pixel format yet: give cfg.format, or use fp_av_pool_reconfigure()"
+                    : "cfg.format has no FFmpeg pixel format");
+        return FP_ERR(EINVAL);
+    }
+    if (cfg->buffer_size || !fp__align_ok(cfg->align)) {
+        fp__log(pool, FP_LOG_ERROR, "fp_pool_reconfigure: %s", cfg->buffer_size ? "cfg.buffer_size must be 0 for video frames"
+                                                                                : "cfg.align is not a power of two in 1..4096");
+        return FP_ERR(EINVAL);
+    }
+    int align = cfg->align > AV_ALIGN ? cfg->align : AV_ALIGN;
+    const char *why = NULL;
+    int ret = av_make_geom(fmt, cfg->width, cfg->height, default_pad_w(cfg->width), default_pad_h(cfg->height), align,
+                           g, &why);
+    if (ret < 0)
+        fp__log(pool, FP_LOG_ERROR, "fp_pool_reconfigure: pixel format %s at %dx%d: %s",
+                av_get_pix_fmt_name(fmt) ? av_get_pix_fmt_name(fmt) : "?", cfg->width, cfg->height, why);
+    return ret;
+}
+
+int fp_av_pool_reconfigure(fp_pool *pool, enum AVPixelFormat fmt, int width, int height)
+{
+    if (!av_state(pool))
+        return not_av_pool(pool, "fp_av_pool_reconfigure");
+    fp__geom cur, g;
+    fp__pool_geom_copy(pool, &cur);
+    int align = cur.mem_align > AV_ALIGN ? (int)cur.mem_align : AV_ALIGN;
+    const char *why = NULL;
+    int ret = av_make_geom(fmt, width, height, default_pad_w(width), default_pad_h(height), align, &g, &why);
+    if (ret < 0) {
+        const char *name = av_get_pix_fmt_name(fmt);
+        fp__log(pool, FP_LOG_ERROR, "fp_av_pool_reconfigure: pixel format %s (%d) at %dx%d: %s", name ? name : "?",
+                (int)fmt, width, height, why);
+        return ret;
+    }
+    return fp__pool_set_geometry(pool, &g);
+}
+
 static int pool_create_site(fp_pool **out, enum AVPixelFormat fmt, int width, int height,
                             const fp_pool_config *user, const fp_site *site)
 {
@@ -214,11 +313,14 @@ static int pool_create_site(fp_pool **out, enum AVPixelFormat fmt, int width, in
         fp__log_cfg(&cfg, FP_LOG_ERROR, "fp_av_pool_create: out is NULL");
         return FP_ERR(EINVAL);
     }
+    /* AV_PIX_FMT_NONE, 0, 0: a decoder pool that gets its geometry from the
+     * decoder's first request (fp_av_get_buffer2). */
+    bool later = fmt == AV_PIX_FMT_NONE && width == 0 && height == 0;
     const char *name = av_get_pix_fmt_name(fmt);
     enum fp_format core = core_format(fmt);
-    if (cfg.format != FP_FMT_NONE && cfg.format != core) {
+    if (cfg.format != FP_FMT_NONE && (later || cfg.format != core)) {
         fp__log_cfg(&cfg, FP_LOG_ERROR, "fp_av_pool_create: cfg.format %s conflicts with pixel format %s",
-                   fp__format_name(cfg.format), name ? name : "?");
+                   fp__format_name(cfg.format), name ? name : "none");
         return FP_ERR(EINVAL);
     }
     if ((cfg.width && cfg.width != width) || (cfg.height && cfg.height != height)) {
@@ -241,14 +343,19 @@ static int pool_create_site(fp_pool **out, enum AVPixelFormat fmt, int width, in
                     AV_MAX_OVERDRAFT);
         return FP_ERR(EINVAL);
     }
-    fp__layout layout;
+    fp__geom g;
+    memset(&g, 0, sizeof(g));
     const char *why = NULL;
     int align = cfg.align > AV_ALIGN ? cfg.align : AV_ALIGN;
-    int ret = av_layout(fmt, width, height, align, &layout, &why);
+    int ret = later ? 0 : av_make_geom(fmt, width, height, default_pad_w(width), default_pad_h(height), align, &g, &why);
     if (ret < 0) {
         fp__log_cfg(&cfg, FP_LOG_ERROR, "fp_av_pool_create: pixel format %s (%d) at %dx%d: %s", name ? name : "?",
                    (int)fmt, width, height, why);
         return ret;
+    }
+    if (later) {
+        av_geom a = { AV_PIX_FMT_NONE, 0, 0 };
+        memcpy(g.adapter, &a, sizeof(a));
     }
     av_pool *st = calloc(1, sizeof(*st));
     av_overdraft *od = calloc(1, sizeof(*od));
@@ -261,16 +368,13 @@ static int pool_create_site(fp_pool **out, enum AVPixelFormat fmt, int width, in
     atomic_init(&od->refs, 1);
     st->overdraft = od;
     st->overdraft_max = cfg.decoder_overdraft;
-    st->fmt = fmt;
-    st->pad_w = (int)fp__align_up((size_t)width, 64);
-    st->pad_h = (int)fp__align_up((size_t)height, 32) + 2;
     cfg.format = core;
     cfg.width = width;
     cfg.height = height;
     cfg.align = align;
     fp__pool_params params = {
-        .cfg = &cfg, .layout = &layout, .frame_format = core, .ops = &av_ops, .adapter = st,
-        .extra_size = sizeof(av_slot), .site = site,
+        .cfg = &cfg, .layout = &g.layout, .frame_format = core, .ops = &av_ops, .adapter = st,
+        .extra_size = sizeof(av_slot), .site = site, .geom_adapter = g.adapter, .no_geometry = later,
     };
     ret = fp__pool_create_ex(out, &params);
     if (ret < 0) {
@@ -300,8 +404,11 @@ int (fp_av_pool_create)(fp_pool **out, enum AVPixelFormat fmt, int width, int he
 
 enum AVPixelFormat fp_av_pool_format(const fp_pool *pool)
 {
-    av_pool *st = av_state(pool);
-    return st ? st->fmt : AV_PIX_FMT_NONE;
+    if (!av_state(pool))
+        return AV_PIX_FMT_NONE;
+    fp__geom g;
+    fp__pool_geom_copy((fp_pool *)pool, &g);
+    return av_geom_of(&g).fmt;
 }
 
 /* ------------------------------------------------------------------------- */
@@ -321,15 +428,20 @@ static void buffer_free(void *opaque, uint8_t *data)
     fp__slot_unref(s, &buffer_free_site);
 }
 
-/* Takes a slot and attaches it to `frame` as buf[0]/data/linesize. */
-static int attach(fp_pool *pool, AVFrame *frame, int64_t timeout_us, const fp_site *site)
+/* Takes a slot and attaches it to `frame` as buf[0]/data/linesize; `*ag`
+ * (if given) is the geometry of the frame's memory (the current one when
+ * taken, or newer if the pool was reconfigured meanwhile: callers that need
+ * a size check it). */
+static int attach(fp_pool *pool, AVFrame *frame, int64_t timeout_us, const fp_site *site, av_geom *ag,
+                  int *w, int *h)
 {
     fp_frame *pf;
     int ret = fp__pool_acquire_internal(pool, timeout_us, &pf, site);
     if (ret < 0)
         return ret;
     fp_slot *s = fp__slot_from_frame(pf);
-    AVBufferRef *buf = av_buffer_create(s->mem, pool->layout.size, buffer_free, pf, 0);
+    const fp__geom *g = fp__slot_geom(pool, s); /* alive while we hold the slot */
+    AVBufferRef *buf = av_buffer_create(s->mem, g->layout.size, buffer_free, pf, 0);
     if (!buf) {
         const char *file = fp__site_file(site);
         fp__log(pool, FP_LOG_ERROR, "%s:%d: out of memory creating an AVBufferRef", file ? file : "?",
@@ -337,12 +449,32 @@ static int attach(fp_pool *pool, AVFrame *frame, int64_t timeout_us, const fp_si
         fp__slot_unref(s, site);
         return FP_ERR(ENOMEM);
     }
+    if (ag)
+        *ag = av_geom_of(g);
+    if (w)
+        *w = g->width;
+    if (h)
+        *h = g->height;
     atomic_store_explicit(&((av_slot *)fp__slot_extra(pool, s))->buffer, buf->buffer, REL);
     frame->buf[0] = buf;
     memcpy(frame->data, pf->data, sizeof(pf->data));
     memcpy(frame->linesize, pf->linesize, sizeof(pf->linesize));
     frame->extended_data = frame->data;
     return 0;
+}
+
+/* Undoes attach() on a frame that turned out not to fit. */
+static void detach_buffer(AVFrame *frame)
+{
+    av_buffer_unref(&frame->buf[0]);
+    memset(frame->data, 0, sizeof(frame->data));
+    memset(frame->linesize, 0, sizeof(frame->linesize));
+    frame->extended_data = NULL;
+}
+
+static bool fits(const av_geom *a, int fmt, int w, int h)
+{
+    return a->fmt == fmt && w >= 1 && w <= a->pad_w && h >= 1 && h <= a->pad_h;
 }
 
 static int not_av_pool(fp_pool *pool, const char *what)
@@ -371,14 +503,16 @@ int fp_av_acquire_site(fp_pool *pool, int64_t timeout_us, AVFrame **out, const f
         fp__log(pool, FP_LOG_ERROR, "fp_av_acquire: out of memory allocating an AVFrame");
         return FP_ERR(ENOMEM);
     }
-    int ret = attach(pool, frame, timeout_us, site);
+    av_geom ag;
+    int w = 0, h = 0;
+    int ret = attach(pool, frame, timeout_us, site, &ag, &w, &h);
     if (ret < 0) {
         av_frame_free(&frame);
         return ret;
     }
-    frame->format = st->fmt;
-    frame->width = pool->width;
-    frame->height = pool->height;
+    frame->format = ag.fmt;
+    frame->width = w;
+    frame->height = h;
     *out = frame;
     return 0;
 }
@@ -387,6 +521,23 @@ int fp_av_acquire_at(fp_pool *pool, int64_t timeout_us, AVFrame **out, const cha
                      const char *func)
 {
     return fp_av_acquire_site(pool, timeout_us, out, fp__site_intern(file, line, func));
+}
+
+static void log_frame_mismatch(fp_pool *pool, const char *what, const char *file, int line, const AVFrame *frame,
+                               const fp__geom *g, bool padded)
+{
+    const char *have = av_get_pix_fmt_name((enum AVPixelFormat)frame->format);
+    av_geom a = av_geom_of(g);
+    const char *fmt = av_get_pix_fmt_name(a.fmt);
+    if (padded)
+        fp__log(pool, FP_LOG_ERROR,
+                "%s at %s:%d: frame is %s %dx%d, the pool holds %s %dx%d (frames up to %dx%d with its padding)",
+                what, file ? file : "?", line, have ? have : "none", frame->width, frame->height, fmt ? fmt : "none",
+                g->width, g->height, a.pad_w, a.pad_h);
+    else
+        fp__log(pool, FP_LOG_ERROR, "%s at %s:%d: frame is %s%s %dx%d, the pool holds %s up to %dx%d", what,
+                file ? file : "?", line, frame->hw_frames_ctx ? "hardware " : "", have ? have : "none", frame->width,
+                frame->height, fmt ? fmt : "none", g->width, g->height);
 }
 
 int fp_av_frame_get_buffer_site(fp_pool *pool, AVFrame *frame, int64_t timeout_us, const fp_site *site)
@@ -406,18 +557,24 @@ int fp_av_frame_get_buffer_site(fp_pool *pool, AVFrame *frame, int64_t timeout_u
         return FP_ERR(EINVAL);
     }
     /* Up to the padded geometry the planes are laid out for, so a decoder's
-     * coded size (1920x1088 on a 1920x1080 pool) fits, as in get_buffer2. */
-    if (frame->format != st->fmt || frame->width < 1 || frame->width > st->pad_w || frame->height < 1 ||
-        frame->height > st->pad_h) {
-        const char *have = av_get_pix_fmt_name((enum AVPixelFormat)frame->format);
-        fp__log(pool, FP_LOG_ERROR,
-               "fp_av_frame_get_buffer at %s:%d: frame is %s %dx%d, the pool holds %s %dx%d (frames up to %dx%d "
-               "with its padding)",
-               file ? file : "?", line, have ? have : "none", frame->width, frame->height,
-               av_get_pix_fmt_name(st->fmt), pool->width, pool->height, st->pad_w, st->pad_h);
+     * coded size (1920x1088 on a 1920x1080 pool) fits, as in get_buffer2.
+     * Checked before taking a frame, and against the frame taken (the pool
+     * may have been reconfigured in between). */
+    fp__geom g;
+    fp__pool_geom_copy(pool, &g);
+    av_geom ag = av_geom_of(&g);
+    if (!fits(&ag, frame->format, frame->width, frame->height)) {
+        log_frame_mismatch(pool, "fp_av_frame_get_buffer", file, line, frame, &g, true);
         return FP_ERR(EINVAL);
     }
-    return attach(pool, frame, timeout_us, site);
+    int ret = attach(pool, frame, timeout_us, site, &ag, NULL, NULL);
+    if (ret == 0 && !fits(&ag, frame->format, frame->width, frame->height)) {
+        detach_buffer(frame);
+        fp__pool_geom_copy(pool, &g);
+        log_frame_mismatch(pool, "fp_av_frame_get_buffer", file, line, frame, &g, true);
+        return FP_ERR(EINVAL);
+    }
+    return ret;
 }
 
 int fp_av_frame_get_buffer_at(fp_pool *pool, AVFrame *frame, int64_t timeout_us, const char *file, int line,
@@ -446,13 +603,12 @@ int fp_av_frame_make_writable_site(fp_pool *pool, AVFrame *frame, int64_t timeou
     }
     if (av_frame_is_writable(frame))
         return 0;
-    if (frame->hw_frames_ctx || frame->format != st->fmt || frame->width < 1 || frame->width > pool->width ||
-        frame->height < 1 || frame->height > pool->height) {
-        const char *have = av_get_pix_fmt_name((enum AVPixelFormat)frame->format);
-        fp__log(pool, FP_LOG_ERROR,
-               "fp_av_frame_make_writable at %s:%d: frame is %s%s %dx%d, the pool holds %s up to %dx%d",
-               file ? file : "?", line, frame->hw_frames_ctx ? "hardware " : "", have ? have : "none",
-               frame->width, frame->height, av_get_pix_fmt_name(st->fmt), pool->width, pool->height);
+    fp__geom g;
+    fp__pool_geom_copy(pool, &g);
+    av_geom ag = av_geom_of(&g);
+    if (frame->hw_frames_ctx || frame->format != ag.fmt || frame->width < 1 || frame->width > g.width ||
+        frame->height < 1 || frame->height > g.height) {
+        log_frame_mismatch(pool, "fp_av_frame_make_writable", file, line, frame, &g, false);
         return FP_ERR(EINVAL);
     }
     AVFrame tmp;
@@ -460,9 +616,15 @@ int fp_av_frame_make_writable_site(fp_pool *pool, AVFrame *frame, int64_t timeou
     tmp.format = frame->format;
     tmp.width = frame->width;
     tmp.height = frame->height;
-    int ret = attach(pool, &tmp, timeout_us, site);
+    int ret = attach(pool, &tmp, timeout_us, site, &ag, NULL, NULL);
     if (ret < 0)
         return ret;
+    if (!fits(&ag, frame->format, frame->width, frame->height)) {
+        detach_buffer(&tmp);
+        fp__pool_geom_copy(pool, &g);
+        log_frame_mismatch(pool, "fp_av_frame_make_writable", file, line, frame, &g, false);
+        return FP_ERR(EINVAL);
+    }
     if ((ret = av_frame_copy(&tmp, frame)) < 0 || (ret = av_frame_copy_props(&tmp, frame)) < 0) {
         fp__log(pool, FP_LOG_ERROR, "fp_av_frame_make_writable at %s:%d: copying the frame failed (%d)",
                file ? file : "?", line, ret);
@@ -516,10 +678,9 @@ static int fallback(fp_pool *pool, av_pool *st, AVCodecContext *avctx, AVFrame *
     if (!atomic_exchange_explicit(&st->fallback_logged, 1, RLX)) {
         const char *have = av_get_pix_fmt_name((enum AVPixelFormat)frame->format);
         fp__log(pool, FP_LOG_WARN,
-               "fp_av_get_buffer2 (%s): %s (frame %s %dx%d, pool %s %dx%d); using avcodec_default_get_buffer2 "
+               "fp_av_get_buffer2 (%s): %s (frame %s %dx%d); using avcodec_default_get_buffer2 "
                "(logged once, counted in get_buffer_fallbacks)",
-               avctx->codec ? avctx->codec->name : "?", why, have ? have : "none", frame->width, frame->height,
-               av_get_pix_fmt_name(st->fmt), pool->width, pool->height);
+               avctx->codec ? avctx->codec->name : "?", why, have ? have : "none", frame->width, frame->height);
     }
     return avc_default_get_buffer2(avctx, frame, flags);
 }
@@ -567,12 +728,13 @@ static void overdraft_free(void *opaque, uint8_t *data)
     overdraft_unref(od);
 }
 
-/* A frame beyond max_frames, laid out exactly like the pool's: decoders
- * predict from reference pictures with the current picture's linesizes
- * (H.264 does), so a frame from avcodec_default_get_buffer2(), padded
- * differently, would decode garbage. Zeroed, like the default allocator's.
- * At most overdraft_max are out at once: FP_ERR(EAGAIN) when they all are. */
-static int overdraft(fp_pool *pool, av_pool *st, AVCodecContext *avctx, AVFrame *frame)
+/* A frame beyond max_frames, laid out exactly like the pool's current
+ * geometry `g`: decoders predict from reference pictures with the current
+ * picture's linesizes (H.264 does), so a frame from
+ * avcodec_default_get_buffer2(), padded differently, would decode garbage.
+ * Zeroed, like the default allocator's. At most overdraft_max are out at
+ * once: FP_ERR(EAGAIN) when they all are. */
+static int overdraft(fp_pool *pool, av_pool *st, AVCodecContext *avctx, AVFrame *frame, const fp__geom *g)
 {
     av_overdraft *od = st->overdraft;
     int out = atomic_load_explicit(&od->out, RLX);
@@ -580,12 +742,13 @@ static int overdraft(fp_pool *pool, av_pool *st, AVCodecContext *avctx, AVFrame 
         if (out >= st->overdraft_max)
             return FP_ERR(EAGAIN);
     } while (!atomic_compare_exchange_weak_explicit(&od->out, &out, out + 1, memory_order_acq_rel, RLX));
+    const fp__layout *l = &g->layout;
     void *mem = NULL;
     AVBufferRef *buf = NULL;
-    if (posix_memalign(&mem, pool->mem_align, pool->layout.alloc_size) == 0) {
-        memset(mem, 0, pool->layout.alloc_size);
+    if (posix_memalign(&mem, g->mem_align, l->alloc_size) == 0) {
+        memset(mem, 0, l->alloc_size);
         memcpy(mem, &od, sizeof(od));
-        buf = av_buffer_create(mem, pool->layout.size, overdraft_free, mem, 0);
+        buf = av_buffer_create(mem, l->size, overdraft_free, mem, 0);
     }
     if (!buf) {
         free(mem);
@@ -597,8 +760,8 @@ static int overdraft(fp_pool *pool, av_pool *st, AVCodecContext *avctx, AVFrame 
     atomic_fetch_add_explicit(&od->refs, 1, RLX);
     frame->buf[0] = buf;
     for (int i = 0; i < 4; i++) {
-        frame->data[i] = i < pool->layout.nb_planes ? (uint8_t *)mem + pool->layout.offset[i] : NULL;
-        frame->linesize[i] = i < pool->layout.nb_planes ? pool->layout.linesize[i] : 0;
+        frame->data[i] = i < l->nb_planes ? (uint8_t *)mem + l->offset[i] : NULL;
+        frame->linesize[i] = i < l->nb_planes ? l->linesize[i] : 0;
     }
     frame->extended_data = frame->data;
     /* A pool one frame short takes an overdraft frame every few frames for the
@@ -615,6 +778,128 @@ static int overdraft(fp_pool *pool, av_pool *st, AVCodecContext *avctx, AVFrame 
     return 0;
 }
 
+/* The geometry a decoder request asks for: fmt at w x h (the request's
+ * size, or avctx's visible size when the request covers it), padded for the
+ * request aligned by the codec (aw x ah, linesize alignments la) and at
+ * least as much as every AV pool. */
+typedef struct want {
+    int w, h, pad_w, pad_h, align;
+} want;
+
+static want wanted(const AVCodecContext *avctx, const AVFrame *frame, int aw, int ah, const int *la, size_t cur_align)
+{
+    want x;
+    x.w = avctx->width > 0 && avctx->width <= frame->width ? avctx->width : frame->width;
+    x.h = avctx->height > 0 && avctx->height <= frame->height ? avctx->height : frame->height;
+    x.pad_w = (int)fp__align_up((size_t)(aw > x.w ? aw : x.w), 64);
+    x.pad_h = ah > default_pad_h(x.h) ? ah : default_pad_h(x.h);
+    x.align = cur_align > AV_ALIGN ? (int)cur_align : AV_ALIGN;
+    for (int i = 0; i < AV_NUM_DATA_POINTERS; i++)
+        while (la[i] > x.align && x.align < FP_MAX_ALIGN)
+            x.align *= 2;
+    return x;
+}
+
+/* Whether the pool's geometry g serves the request: same pixel format, the
+ * padding the request wants (a larger one would waste memory per frame for
+ * a stream that got smaller, a smaller one does not fit), linesizes the
+ * codec can use. */
+static bool serves(const fp__geom *g, int fmt, const want *x, const int *la)
+{
+    av_geom a = av_geom_of(g);
+    if (!g->gen || a.fmt != fmt || a.pad_w != x->pad_w || a.pad_h != x->pad_h)
+        return false;
+    for (int i = 0; i < g->layout.nb_planes; i++)
+        if (la[i] > 0 && g->layout.linesize[i] % la[i])
+            return false;
+    return true;
+}
+
+/* How many times a request re-reads the geometry when other frame threads
+ * keep changing it under it before it gives up on the pool. */
+#define AV_GEOMETRY_TRIES 4
+
+static int pool_get_buffer2(fp_pool *pool, av_pool *st, AVCodecContext *avctx, AVFrame *frame, int flags)
+{
+    pthread_once(&avc_once, avc_resolve);
+    if (!avc_align || !avc_default_get_buffer2) {
+        fp__log(pool, FP_LOG_ERROR, "fp_av_get_buffer2: cannot find %s's functions in this process", AVC_SONAME);
+        return AVERROR(ENOSYS);
+    }
+    if (avctx->codec_type != AVMEDIA_TYPE_VIDEO)
+        return fallback(pool, st, avctx, frame, flags, "not a video codec");
+    if (!avctx->codec || !(avctx->codec->capabilities & AV_CODEC_CAP_DR1))
+        return fallback(pool, st, avctx, frame, flags, "the codec does not support direct rendering (DR1)");
+    const AVPixFmtDescriptor *desc = av_pix_fmt_desc_get((enum AVPixelFormat)frame->format);
+    if (!desc || (desc->flags & (AV_PIX_FMT_FLAG_HWACCEL | AV_PIX_FMT_FLAG_BITSTREAM)))
+        return fallback(pool, st, avctx, frame, flags, "a hardware or bitstream pixel format no pool can hold");
+    int aw = frame->width, ah = frame->height;
+    int linesize_align[AV_NUM_DATA_POINTERS];
+    avc_align(avctx, &aw, &ah, linesize_align);
+
+    const char *codec = avctx->codec->name;
+    /* The codec name is the function of the site: one table entry per codec. */
+    const fp_site *site = fp__site_intern("(decoder get_buffer2)", 0, codec);
+    for (int tries = 0; tries < AV_GEOMETRY_TRIES; tries++) {
+        fp__geom g;
+        fp__pool_geom_copy(pool, &g);
+        want x = wanted(avctx, frame, aw, ah, linesize_align, g.mem_align);
+        if (!serves(&g, frame->format, &x, linesize_align)) {
+            /* The decoder's size or format changed (or this is its first
+             * frame): a new generation, padded for what the codec asks
+             * (avcodec_align_dimensions2 and the request itself). */
+            fp__geom ng;
+            const char *why = NULL;
+            int ret = av_make_geom((enum AVPixelFormat)frame->format, x.w, x.h, x.pad_w, x.pad_h, x.align, &ng, &why);
+            if (ret < 0)
+                return fallback(pool, st, avctx, frame, flags, why);
+            ret = fp__pool_set_geometry(pool, &ng);
+            if (ret == FP_ERR(ESHUTDOWN))
+                return AVERROR(ESHUTDOWN);
+            if (ret < 0)
+                return fallback(pool, st, avctx, frame, flags, "the pool could not take the new geometry");
+            if (g.gen) {
+                av_geom old = av_geom_of(&g);
+                const char *of = av_get_pix_fmt_name(old.fmt);
+                fp__log(pool, FP_LOG_INFO, "fp_av_get_buffer2 (%s): the decoder's frames changed from %s %dx%d to %s "
+                        "%dx%d: generation %d", codec, of ? of : "none", g.width, g.height, desc->name, x.w, x.h, ret);
+            }
+            continue;
+        }
+        av_geom ag;
+        int ret;
+        if (st->overdraft_max > 0 &&
+            atomic_load_explicit(&st->overdraft->out, RLX) < st->overdraft_max) {
+            /* An overdraft frame is still available: do not wait for the pool. A
+             * decoder whose references fill the pool allocates its next picture
+             * before it drops one, and nothing would come back while it waits. */
+            ret = attach(pool, frame, 0, site, &ag, NULL, NULL);
+            if (ret == FP_ERR(EAGAIN)) {
+                ret = overdraft(pool, st, avctx, frame, &g);
+                if (ret != FP_ERR(EAGAIN))
+                    return ret;
+                ret = attach(pool, frame, pool->get_buffer_timeout_us, site, &ag, NULL, NULL); /* lost the race for the last one */
+            }
+        } else {
+            ret = attach(pool, frame, pool->get_buffer_timeout_us, site, &ag, NULL, NULL);
+        }
+        if (ret == FP_ERR(EAGAIN) || ret == FP_ERR(ETIMEDOUT)) {
+            exhausted(pool, st, avctx);
+            return AVERROR(ENOBUFS);
+        }
+        if (ret < 0)
+            return ret; /* FP_ERR(e) and AVERROR(e) are both -e */
+        if (!fits(&ag, frame->format, aw, ah)) {
+            detach_buffer(frame); /* another frame thread changed the geometry meanwhile */
+            continue;
+        }
+        if (atomic_load_explicit(&st->exhausted_burst, RLX))
+            atomic_store_explicit(&st->exhausted_burst, 0, RLX);
+        return 0;
+    }
+    return fallback(pool, st, avctx, frame, flags, "the decoder's geometry kept changing under the request");
+}
+
 int fp_av_get_buffer2(AVCodecContext *avctx, AVFrame *frame, int flags)
 {
     if (!avctx || !frame)
@@ -625,52 +910,170 @@ int fp_av_get_buffer2(AVCodecContext *avctx, AVFrame *frame, int flags)
         not_av_pool(pool, "fp_av_get_buffer2 (AVCodecContext.opaque)");
         return AVERROR(EINVAL);
     }
-    pthread_once(&avc_once, avc_resolve);
-    if (!avc_align || !avc_default_get_buffer2) {
-        fp__log(pool, FP_LOG_ERROR, "fp_av_get_buffer2: cannot find %s's functions in this process", AVC_SONAME);
-        return AVERROR(ENOSYS);
-    }
-    if (avctx->codec_type != AVMEDIA_TYPE_VIDEO)
-        return fallback(pool, st, avctx, frame, flags, "not a video codec");
-    if (!avctx->codec || !(avctx->codec->capabilities & AV_CODEC_CAP_DR1))
-        return fallback(pool, st, avctx, frame, flags, "the codec does not support direct rendering (DR1)");
-    if (frame->format != st->fmt)
-        return fallback(pool, st, avctx, frame, flags, "pixel format differs from the pool's");
-    int w = frame->width, h = frame->height;
-    int linesize_align[AV_NUM_DATA_POINTERS];
-    avc_align(avctx, &w, &h, linesize_align);
-    if (w > st->pad_w || h > st->pad_h)
-        return fallback(pool, st, avctx, frame, flags, "the codec's aligned dimensions exceed the pool's padding");
-    for (int i = 0; i < pool->layout.nb_planes; i++)
-        if (linesize_align[i] > 0 && pool->layout.linesize[i] % linesize_align[i])
-            return fallback(pool, st, avctx, frame, flags, "the codec's linesize alignment does not divide ours");
+    return pool_get_buffer2(pool, st, avctx, frame, flags);
+}
 
-    const char *codec = avctx->codec->name;
-    /* The codec name is the function of the site: one table entry per codec. */
-    const fp_site *site = fp__site_intern("(decoder get_buffer2)", 0, codec);
-    int ret;
-    if (st->overdraft_max > 0 &&
-        atomic_load_explicit(&st->overdraft->out, RLX) < st->overdraft_max) {
-        /* An overdraft frame is still available: do not wait for the pool. A
-         * decoder whose references fill the pool allocates its next picture
-         * before it drops one, and nothing would come back while it waits. */
-        ret = attach(pool, frame, 0, site);
-        if (ret == FP_ERR(EAGAIN)) {
-            ret = overdraft(pool, st, avctx, frame);
-            if (ret != FP_ERR(EAGAIN))
-                return ret;
-            ret = attach(pool, frame, pool->get_buffer_timeout_us, site); /* lost the race for the last one */
-        }
-    } else {
-        ret = attach(pool, frame, pool->get_buffer_timeout_us, site);
+/* ------------------------------------------------------------------------- */
+/* fp_av_attach: a decoder draws from a pool without avctx->opaque.
+ *
+ * libavcodec passes get_buffer2 its frame threads' own copies of the
+ * context, so nothing keyed by the AVCodecContext pointer finds the pool,
+ * and every other field is the application's. What every copy does carry is
+ * the get_buffer2 pointer itself: attach hands each decoder its own entry
+ * point out of a fixed table of AV_ATTACH_MAX small functions, each of which
+ * knows its index into the table of attachments. No allocation, no lookup
+ * on the decode path. Indices are reused oldest-detached first, so a stale
+ * call (a decoder that kept decoding after fp_av_detach) finds an empty
+ * entry (the default allocator) rather than another decoder's pool. */
+
+#define AV_ATTACH_MAX 1024
+
+typedef struct av_attachment {
+    _Atomic(fp_pool *) pool;       /* holds a pool reference; NULL: free */
+    const AVCodecContext *avctx;   /* the application's context (attach_lock) */
+    int next_free;                 /* free FIFO link (attach_lock) */
+} av_attachment;
+
+static av_attachment attachments[AV_ATTACH_MAX];
+static pthread_mutex_t attach_lock = PTHREAD_MUTEX_INITIALIZER;
+static int free_head = -1, free_tail = -1;
+static int never_used = 0; /* indices below it have been used */
+
+static int attached_get_buffer2(int k, AVCodecContext *avctx, AVFrame *frame, int flags)
+{
+    if (!avctx || !frame)
+        return AVERROR(EINVAL);
+    fp_pool *pool = atomic_load_explicit(&attachments[k].pool, ACQ);
+    av_pool *st = av_state(pool);
+    if (!st) {
+        pthread_once(&avc_once, avc_resolve);
+        return avc_default_get_buffer2 ? avc_default_get_buffer2(avctx, frame, flags) : AVERROR(ENOSYS);
     }
-    if (ret == FP_ERR(EAGAIN) || ret == FP_ERR(ETIMEDOUT)) {
-        exhausted(pool, st, avctx);
-        return AVERROR(ENOBUFS);
+    return pool_get_buffer2(pool, st, avctx, frame, flags);
+}
+
+#define AV_T1(k) \
+    static int attached_##k(AVCodecContext *a, AVFrame *f, int fl) { return attached_get_buffer2(0x##k, a, f, fl); }
+#define AV_T16(k) AV_T1(k##0) AV_T1(k##1) AV_T1(k##2) AV_T1(k##3) AV_T1(k##4) AV_T1(k##5) AV_T1(k##6) \
+    AV_T1(k##7) AV_T1(k##8) AV_T1(k##9) AV_T1(k##a) AV_T1(k##b) AV_T1(k##c) AV_T1(k##d) AV_T1(k##e) AV_T1(k##f)
+#define AV_T256(k) AV_T16(k##0) AV_T16(k##1) AV_T16(k##2) AV_T16(k##3) AV_T16(k##4) AV_T16(k##5) \
+    AV_T16(k##6) AV_T16(k##7) AV_T16(k##8) AV_T16(k##9) AV_T16(k##a) AV_T16(k##b) AV_T16(k##c) \
+    AV_T16(k##d) AV_T16(k##e) AV_T16(k##f)
+AV_T256(0) AV_T256(1) AV_T256(2) AV_T256(3)
+
+#define AV_E1(k) attached_##k,
+#define AV_E16(k) AV_E1(k##0) AV_E1(k##1) AV_E1(k##2) AV_E1(k##3) AV_E1(k##4) AV_E1(k##5) AV_E1(k##6) \
+    AV_E1(k##7) AV_E1(k##8) AV_E1(k##9) AV_E1(k##a) AV_E1(k##b) AV_E1(k##c) AV_E1(k##d) AV_E1(k##e) AV_E1(k##f)
+#define AV_E256(k) AV_E16(k##0) AV_E16(k##1) AV_E16(k##2) AV_E16(k##3) AV_E16(k##4) AV_E16(k##5) \
+    AV_E16(k##6) AV_E16(k##7) AV_E16(k##8) AV_E16(k##9) AV_E16(k##a) AV_E16(k##b) AV_E16(k##c) \
+    AV_E16(k##d) AV_E16(k##e) AV_E16(k##f)
+static int (*const attached_entry[AV_ATTACH_MAX])(AVCodecContext *, AVFrame *, int) = {
+    AV_E256(0) AV_E256(1) AV_E256(2) AV_E256(3)
+};
+
+/* The attachment whose entry point avctx uses, or -1 (attach_lock held). */
+static int attachment_of(const AVCodecContext *avctx)
+{
+    for (int k = 0; k < never_used; k++)
+        if (attachments[k].avctx == avctx && atomic_load_explicit(&attachments[k].pool, RLX) &&
+            avctx->get_buffer2 == attached_entry[k])
+            return k;
+    return -1;
+}
+
+int fp_av_attach(AVCodecContext *avctx, fp_pool *pool)
+{
+    av_pool *st = av_state(pool);
+    if (!st)
+        return not_av_pool(pool, "fp_av_attach");
+    if (!avctx) {
+        fp__log(pool, FP_LOG_ERROR, "fp_av_attach: avctx is NULL");
+        return FP_ERR(EINVAL);
     }
-    if (ret == 0 && atomic_load_explicit(&st->exhausted_burst, RLX))
-        atomic_store_explicit(&st->exhausted_burst, 0, RLX);
-    return ret; /* FP_ERR(e) and AVERROR(e) are both -e */
+    if (avctx->internal) { /* avcodec_is_open() */
+        fp__log(pool, FP_LOG_ERROR, "fp_av_attach: the decoder is open already: attach before avcodec_open2() "
+                                    "(frame threads copy get_buffer2 when they start)");
+        return FP_ERR(EINVAL);
+    }
+    if (avctx->codec_type != AVMEDIA_TYPE_VIDEO && avctx->codec_type != AVMEDIA_TYPE_UNKNOWN) {
+        fp__log(pool, FP_LOG_ERROR, "fp_av_attach: not a video codec context");
+        return FP_ERR(EINVAL);
+    }
+    pthread_mutex_lock(&attach_lock);
+    int k = attachment_of(avctx);
+    if (k >= 0) {
+        bool same = atomic_load_explicit(&attachments[k].pool, RLX) == pool;
+        pthread_mutex_unlock(&attach_lock);
+        if (same)
+            return 0;
+        fp__log(pool, FP_LOG_ERROR, "fp_av_attach: the decoder is attached to another pool (fp_av_detach it first)");
+        return FP_ERR(EBUSY);
+    }
+    if (free_head >= 0) {
+        k = free_head;
+        free_head = attachments[k].next_free;
+        if (free_head < 0)
+            free_tail = -1;
+    } else if (never_used < AV_ATTACH_MAX) {
+        k = never_used++;
+    }
+    if (k < 0) {
+        pthread_mutex_unlock(&attach_lock);
+        fp__log(pool, FP_LOG_ERROR, "fp_av_attach: %d decoders are attached already (the most at once); set "
+                                    "get_buffer2 = fp_av_get_buffer2 and opaque = pool for this one", AV_ATTACH_MAX);
+        return FP_ERR(ENOSPC);
+    }
+    attachments[k].avctx = avctx;
+    atomic_store_explicit(&attachments[k].pool, fp_pool_ref(pool), REL);
+    pthread_mutex_unlock(&attach_lock);
+    avctx->get_buffer2 = attached_entry[k];
+#if LIBAVCODEC_VERSION_MAJOR < 60 && defined(FF_API_THREAD_SAFE_CALLBACKS) && FF_API_THREAD_SAFE_CALLBACKS
+    /* libavcodec 59 calls get_buffer2 from its frame threads only with this
+     * set (otherwise it serializes them through the main thread). */
+# pragma GCC diagnostic push
+# pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    avctx->thread_safe_callbacks = 1;
+# pragma GCC diagnostic pop
+#endif
+    return 0;
+}
+
+void fp_av_detach(AVCodecContext *avctx)
+{
+    if (!avctx)
+        return;
+    pthread_mutex_lock(&attach_lock);
+    int k = attachment_of(avctx);
+    fp_pool *pool = NULL;
+    if (k >= 0) {
+        pool = atomic_exchange_explicit(&attachments[k].pool, NULL, ACQREL);
+        attachments[k].avctx = NULL;
+        attachments[k].next_free = -1;
+        if (free_tail >= 0)
+            attachments[free_tail].next_free = k;
+        else
+            free_head = k;
+        free_tail = k;
+    }
+    pthread_mutex_unlock(&attach_lock);
+    if (k < 0)
+        return;
+    /* The default allocator from now on (for an open decoder: from the next
+     * packet; frames already decoded stay the pool's). */
+    pthread_once(&avc_once, avc_resolve);
+    avctx->get_buffer2 = avc_default_get_buffer2;
+    fp_pool_unref(&pool);
+}
+
+fp_pool *fp_av_attached_pool(const AVCodecContext *avctx)
+{
+    if (!avctx)
+        return NULL;
+    pthread_mutex_lock(&attach_lock);
+    int k = attachment_of(avctx);
+    fp_pool *pool = k >= 0 ? atomic_load_explicit(&attachments[k].pool, RLX) : NULL;
+    pthread_mutex_unlock(&attach_lock);
+    return pool;
 }
 
 /* ------------------------------------------------------------------------- */

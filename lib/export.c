@@ -113,8 +113,13 @@ static int pool_json(fp_pool *pool, FILE *out)
     } else {
         fputs("null", out);
     }
-    fprintf(out, ", \"format\": \"%s\", \"width\": %d, \"height\": %d, \"closed\": %s, \"tracked\": %s,\n",
-            fp__format_name(pool->format), pool->width, pool->height, st.closed ? "true" : "false",
+    fp__geom geom;
+    fp__pool_geom_copy(pool, &geom);
+    fprintf(out, ", \"format\": \"%s\", \"width\": %d, \"height\": %d, \"generation\": %" PRIu32
+                 ", \"old_generation_live\": %" PRIu32 ", \"old_generation_bytes\": %" PRIu64
+                 ", \"closed\": %s, \"tracked\": %s,\n",
+            fp__format_name(geom.format), geom.width, geom.height, st.generation, st.old_generation_live,
+            st.old_generation_bytes, st.closed ? "true" : "false",
             pool->track ? "true" : "false");
     fprintf(out,
             "  \"capacity\": %" PRIu32 ", \"allocated\": %" PRIu32 ", \"live\": %" PRIu32 ", \"idle\": %" PRIu32

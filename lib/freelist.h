@@ -110,15 +110,16 @@ static inline uint64_t fl_claim(fp_pool *pool)
     return nh;
 }
 
-/* Takes the whole stack (trim): returns the old top; acquirers see it empty.
- * Bumps the tag like a pop. */
+/* Takes the whole stack (trim, reconfigure): returns the old top; acquirers
+ * see it empty. Bumps the tag like a pop. A release: what the caller stored
+ * before (a reconfigure's FP_SLOW_GEN) is seen by every later pop. */
 static inline uint32_t fl_detach_all(fp_pool *pool)
 {
     uint64_t h = atomic_load_explicit(&pool->head, ACQ), nh;
     do {
         nh = (h | FP_NIL) + H_TAG_ONE;
         FP_INJECT();
-    } while (!atomic_compare_exchange_weak_explicit(&pool->head, &h, nh, ACQ, ACQ));
+    } while (!atomic_compare_exchange_weak_explicit(&pool->head, &h, nh, ACQREL, ACQ));
     fl_note_tag(pool, nh);
     return H_IDX(h);
 }

@@ -92,6 +92,24 @@ FP_HIDDEN int fp__layout_compute(enum fp_format fmt, int width, int height, int 
 FP_HIDDEN const char *fp__format_name(int fmt);
 
 /* ---------------------------------------------------------------------------
+ * Geometries (generations). A geometry says how the frames of one generation
+ * are laid out. It never changes once published: the current one is
+ * pool->geom; after fp_pool_reconfigure() older ones stay on pool->old_geoms
+ * while some slot still has memory laid out by them, and are freed (under
+ * pool->lock) when the last such slot gives its memory back.
+ */
+#define FP_GEOM_ADAPTER 96 /* the adapter's part (AV: pixel format, padding; vpl: mfxFrameInfo) */
+typedef struct fp__geom {
+    uint32_t gen;                /* 1, 2, ...; 0: no geometry yet (a decoder pool before its first frame) */
+    int width, height, format;   /* the frames' fp_frame fields */
+    size_t mem_align;            /* max(align, 16) */
+    fp__layout layout;
+    uint32_t backed;             /* slots with memory of this geometry (pool->lock) */
+    struct fp__geom *next;       /* the next older geometry still backing slots (pool->lock) */
+    alignas(16) unsigned char adapter[FP_GEOM_ADAPTER];
+} fp__geom;
+
+/* ---------------------------------------------------------------------------
  * Slots. One per possible frame, allocated for max_frames at creation and never
  * moved, so an index or a frame pointer stays valid for the pool's lifetime and
  * a stale read of a slot is never a read of freed memory.
@@ -193,6 +211,11 @@ typedef struct fp__pool_ops {
     void (*slot_backed)(fp_pool *pool, fp_slot *s);
     /* The pool is being freed: free the adapter state. */
     void (*destroy)(fp_pool *pool);
+    /* Optional: lays out a new generation for fp_pool_reconfigure(); fills
+     * g's format/width/height/layout/mem_align/adapter from cfg. 0 or a
+     * negative errno after logging why. Without it the core's own layout of
+     * cfg is used (and adapters' pools refuse reconfiguring). */
+    int (*reconfigure)(fp_pool *pool, const fp_pool_config *cfg, fp__geom *g);
     /* Optional: the frame's reference count seen by the application, given
      * the core's `refs` (> 0), e.g. plus references held outside the core
      * (FFmpeg's AVBufferRefs). Must not block or call back. */
@@ -207,14 +230,26 @@ typedef struct fp__pool_params {
     size_t extra_size;       /* per-slot adapter bytes (fp__slot_extra) */
     void *adapter;           /* pool-level adapter state, freed by ops->destroy */
     const fp_site *site;     /* creation site (NULL: unknown) */
+    const void *geom_adapter; /* FP_GEOM_ADAPTER bytes for the first geometry (NULL: zeros) */
+    bool no_geometry;        /* the geometry comes later (fp__pool_set_geometry); layout ignored */
 } fp__pool_params;
 
 FP_HIDDEN int fp__pool_create_ex(fp_pool **out, const fp__pool_params *params);
+/* Makes `g` (filled by the caller: format, width, height, mem_align, layout,
+ * adapter) the pool's new generation, unless it equals the current one.
+ * Idle frames of older generations are freed; live ones are freed when they
+ * return. Then backs min_frames of the new geometry. Returns the current
+ * generation (> 0) or FP_ERR(ESHUTDOWN)/FP_ERR(ENOMEM). Takes pool->lock
+ * (not across the allocator). */
+FP_HIDDEN int fp__pool_set_geometry(fp_pool *pool, const fp__geom *g);
+/* A copy of the current geometry, read under pool->lock. */
+FP_HIDDEN void fp__pool_geom_copy(fp_pool *pool, fp__geom *out);
 
 #define FP_SLOW_CLOSED    (1u << 0) /* acquires fail (ESHUTDOWN) */
 #define FP_SLOW_UNTRACKED (1u << 1) /* FP_POOL_NO_TRACK */
 #define FP_SLOW_FLAGS     (1u << 2) /* FP_POOL_ZERO or FP_POOL_POISON */
 #define FP_SLOW_ADAPTER   (1u << 3) /* ops->can_return may defer a release */
+#define FP_SLOW_GEN       (1u << 4) /* slots of an older generation still have memory */
 
 /* ---------------------------------------------------------------------------
  * The pool.
@@ -232,18 +267,22 @@ struct fp_pool {
     /* Non-zero sends acquires (slow_acq) or last releases (slow_rel) off the
      * fast path: one load and branch instead of one per feature. */
     _Atomic uint8_t slow_acq;       /* FP_SLOW_* */
-    uint8_t slow_rel;               /* FP_SLOW_* but CLOSED */
+    _Atomic uint8_t slow_rel;       /* FP_SLOW_* but CLOSED */
     _Atomic uint64_t seq_hint;      /* a recent 64-bit sequence, to widen the 30-bit tag */
     _Atomic uint32_t peak_out;
-    fp__layout layout;
     fp_allocator alloc;
     fp_log_cb log;
     void *log_opaque;
     int log_level;
     int min_frames;
-    size_t mem_align;               /* max(align, 16) */
-    int width, height, format;
+    uint64_t max_bytes;             /* cfg.max_bytes (0: no cap) */
     char name[64];
+    /* The current geometry: replaced under pool->lock, read with an acquire
+     * load. Its pointer is compared without the lock (a slot's geometry is
+     * alive while the slot has memory), dereferenced under the lock or by a
+     * thread that keeps a slot of it backed. */
+    _Atomic(fp__geom *) geom;
+    fp__geom **slot_geom;           /* per slot: the geometry of its memory (NULL: unbacked) */
 
     /* Slow path: guarded by lock unless atomic. */
     alignas(64) pthread_mutex_t lock;
@@ -251,6 +290,9 @@ struct fp_pool {
     int waiters;
     uint32_t unbacked;              /* list of slots without memory, linked by next */
     _Atomic uint32_t allocated;
+    fp__geom *old_geoms;            /* older geometries still backing slots */
+    uint32_t old_backed;            /* slots whose memory is of an older geometry */
+    uint64_t bytes;                 /* pixel bytes of every backed slot (alloc_size each) */
     _Atomic int app_refs;
     _Atomic int holders;            /* 1 while app_refs > 0, plus registered waiters */
     _Atomic uint64_t exhausted, timeouts, waits, wait_ns_total, wait_ns_max;
@@ -312,6 +354,13 @@ static inline bool fp__pool_check(const fp_pool *p)
 static inline fp_slot *fp__slot_from_frame(const fp_frame *f)
 {
     return (fp_slot *)((char *)f - offsetof(fp_slot, frame));
+}
+
+/* The geometry a backed slot's memory is laid out by; its owner (or the
+ * lock holder) may read it. */
+static inline const fp__geom *fp__slot_geom(const fp_pool *pool, const fp_slot *s)
+{
+    return pool->slot_geom[s->idx];
 }
 
 static inline void *fp__slot_extra(const fp_pool *pool, const fp_slot *s)

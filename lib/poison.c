@@ -30,8 +30,9 @@
 /* From the first plane on: an adapter may keep a header before it. */
 void fp__poison(fp_pool *pool, fp_slot *s)
 {
-    uint8_t *p = s->mem + pool->layout.offset[0];
-    size_t n = pool->layout.alloc_size - pool->layout.offset[0];
+    const fp__layout *l = &fp__slot_geom(pool, s)->layout;
+    uint8_t *p = s->mem + l->offset[0];
+    size_t n = l->alloc_size - l->offset[0];
     memset(p, POISON_BYTE, n);
 #ifdef FP_ASAN
     ASAN_POISON_MEMORY_REGION(p, n);
@@ -46,8 +47,9 @@ void fp__poison(fp_pool *pool, fp_slot *s)
  * they have let go of it (a STRICT pool's report takes the lock). */
 bool fp__unpoison(fp_pool *pool, fp_slot *s)
 {
-    uint8_t *p = s->mem + pool->layout.offset[0];
-    size_t n = pool->layout.alloc_size - pool->layout.offset[0];
+    const fp__layout *l = &fp__slot_geom(pool, s)->layout;
+    uint8_t *p = s->mem + l->offset[0];
+    size_t n = l->alloc_size - l->offset[0];
 #ifdef FP_ASAN
     ASAN_UNPOISON_MEMORY_REGION(p, n);
 #endif

@@ -101,34 +101,158 @@ static inline void push_released(fp_pool *pool, fp_slot *s)
 }
 
 /* ------------------------------------------------------------------------- */
-/* Slot memory                                                               */
+/* Slot memory and generations                                               */
 
-static void slot_set_planes(fp_pool *pool, fp_slot *s, uint8_t *mem)
+static void slot_set_planes(fp_slot *s, uint8_t *mem, const fp__geom *g)
 {
     s->mem = mem;
     for (int i = 0; i < 4; i++) {
-        s->frame.data[i] = (mem && i < pool->layout.nb_planes) ? mem + pool->layout.offset[i] : NULL;
-        s->frame.linesize[i] = i < pool->layout.nb_planes ? pool->layout.linesize[i] : 0;
+        s->frame.data[i] = (mem && i < g->layout.nb_planes) ? mem + g->layout.offset[i] : NULL;
+        s->frame.linesize[i] = i < g->layout.nb_planes ? g->layout.linesize[i] : 0;
     }
+    s->frame.width = g->width;
+    s->frame.height = g->height;
+    s->frame.format = g->format;
+    s->frame.size = g->layout.size;
 }
 
-/* Gives an unbacked slot that the caller owns alone its memory; no lock held
- * (the allocator is the user's callback). The caller accounts for it in
- * pool->allocated under the lock. */
+static inline fp__geom *cur_geom(fp_pool *pool)
+{
+    return atomic_load_explicit(&pool->geom, ACQ);
+}
+
+/* Whether pool->bytes can grow by `size` under max_bytes (lock held). */
+static bool bytes_fit_locked(const fp_pool *pool, size_t size)
+{
+    return !pool->max_bytes || (pool->bytes <= pool->max_bytes && size <= pool->max_bytes - pool->bytes);
+}
+
+/* Gives an unbacked slot its geometry (lock held): the caller then backs it
+ * unlocked, and calls unback_locked() if that fails. */
+static void reserve_locked(fp_pool *pool, fp_slot *s, fp__geom *g)
+{
+    pool->slot_geom[s->idx] = g;
+    g->backed++;
+    pool->bytes += g->layout.alloc_size;
+}
+
+/* Gives a slot the caller owns alone (taken off the unbacked list and
+ * reserved) its memory; no lock held (the allocator is the user's callback).
+ * The caller accounts for it in pool->allocated under the lock. */
 static int slot_back(fp_pool *pool, fp_slot *s)
 {
     FP_ASSERT_UNLOCKED("the allocator");
-    uint8_t *mem = pool->alloc.alloc(pool->alloc.opaque, pool->layout.alloc_size, pool->mem_align);
+    const fp__geom *g = fp__slot_geom(pool, s);
+    uint8_t *mem = pool->alloc.alloc(pool->alloc.opaque, g->layout.alloc_size, g->mem_align);
     if (!mem) {
         atomic_fetch_add_explicit(&pool->alloc_failures, 1, RLX);
         return FP_ERR(ENOMEM);
     }
-    slot_set_planes(pool, s, mem);
+    slot_set_planes(s, mem, g);
     if (pool->ops && pool->ops->slot_backed)
         pool->ops->slot_backed(pool, s);
     if (pool->flags & FP_POOL_POISON)
         fp__poison(pool, s);
     return 0;
+}
+
+/* What to free once pool->lock is let go: memory blocks (each starts with
+ * the next block and its own size) and geometries nothing uses any more. */
+typedef struct frees {
+    uint8_t *mem;
+    fp__geom *geoms;
+} frees;
+
+static void frees_run(fp_pool *pool, frees *fr)
+{
+    FP_ASSERT_UNLOCKED("the allocator");
+    while (fr->mem) {
+        uint8_t *mem = fr->mem;
+        size_t size;
+        memcpy(&fr->mem, mem, sizeof(fr->mem));
+        memcpy(&size, mem + sizeof(fr->mem), sizeof(size));
+        pool->alloc.free(pool->alloc.opaque, mem, size);
+    }
+    while (fr->geoms) {
+        fp__geom *g = fr->geoms;
+        fr->geoms = g->next;
+        free(g);
+    }
+}
+
+/* The last slot of older generations gave its memory back: releases and
+ * acquires no longer need to look at generations. */
+static void gen_flag_locked(fp_pool *pool, bool on)
+{
+    if (on) {
+        atomic_fetch_or_explicit(&pool->slow_acq, FP_SLOW_GEN, RLX);
+        atomic_fetch_or_explicit(&pool->slow_rel, FP_SLOW_GEN, RLX);
+    } else {
+        atomic_fetch_and_explicit(&pool->slow_acq, (uint8_t)~FP_SLOW_GEN, RLX);
+        atomic_fetch_and_explicit(&pool->slow_rel, (uint8_t)~FP_SLOW_GEN, RLX);
+    }
+}
+
+/* Takes a slot's memory away (lock held; the slot is idle and owned by the
+ * caller, or was never backed after reserve_locked()): the memory goes on
+ * `fr` (NULL with `mem` NULL: an allocation that failed), the slot on the
+ * unbacked list. `was_backed`: count it out of pool->allocated. */
+static void unback_locked(fp_pool *pool, fp_slot *s, frees *fr, bool was_backed)
+{
+    fp__geom *g = pool->slot_geom[s->idx];
+    uint8_t *mem = s->mem;
+    if (mem) {
+        size_t size = g->layout.alloc_size;
+        memcpy(mem, &fr->mem, sizeof(fr->mem));
+        memcpy(mem + sizeof(fr->mem), &size, sizeof(size));
+        fr->mem = mem;
+    }
+    slot_set_planes(s, NULL, g);
+    pool->slot_geom[s->idx] = NULL;
+    pool->bytes -= g->layout.alloc_size;
+    if (was_backed)
+        atomic_fetch_sub_explicit(&pool->allocated, 1, RLX);
+    atomic_store_explicit(&s->next, pool->unbacked, RLX);
+    pool->unbacked = s->idx;
+    g->backed--;
+    if (g != cur_geom(pool)) {
+        if (--pool->old_backed == 0)
+            gen_flag_locked(pool, false);
+        if (g->backed == 0) {
+            fp__geom **link = &pool->old_geoms;
+            while (*link != g)
+                link = &(*link)->next;
+            *link = g->next;
+            g->next = fr->geoms;
+            fr->geoms = g;
+        }
+    }
+}
+
+/* Whether a backed slot's memory is of an older generation. The pointer
+ * comparison needs no lock: the slot's geometry stays allocated while the
+ * slot has memory, and the current one only ever moves to a newer one. */
+static inline bool slot_is_old(fp_pool *pool, const fp_slot *s)
+{
+    return pool->slot_geom[s->idx] != atomic_load_explicit(&pool->geom, RLX);
+}
+
+/* A slot of an older generation that is out (popped idle, or released by
+ * its last holder and made idle) gives its memory back instead of being
+ * reused; waiters may now back a slot of the new geometry. Drops the out
+ * count last (it may free the pool). */
+FP_COLD static void retire_out_slot(fp_pool *pool, fp_slot *s, bool idle)
+{
+    frees fr = { NULL, NULL };
+    fp__lock(&pool->lock);
+    if (idle && (pool->flags & FP_POOL_POISON))
+        (void)fp__unpoison(pool, s); /* older memory: a write after its release is not this frame's concern */
+    unback_locked(pool, s, &fr, true);
+    if (pool->waiters)
+        pthread_cond_broadcast(&pool->cond);
+    fp__unlock(&pool->lock);
+    frees_run(pool, &fr);
+    put_out(pool);
 }
 
 FP_COLD static void report_poison_damage(fp_pool *pool, const fp_site *rel)
@@ -213,7 +337,10 @@ void fp__log_bad_align(const fp_pool_config *cfg)
                 FP_MAX_ALIGN);
 }
 
-static int validate(const fp_pool_config *cfg, fp__layout *layout, bool explicit_layout)
+/* geometry: GEOM_COMPUTE (the core lays the frames out), GEOM_EXPLICIT (an
+ * adapter did), GEOM_NONE (it comes later). */
+enum { GEOM_COMPUTE, GEOM_EXPLICIT, GEOM_NONE };
+static int validate(const fp_pool_config *cfg, fp__layout *layout, int geometry)
 {
     if (cfg->max_frames <= 0 || cfg->max_frames > FP_MAX_FRAMES) {
         fp__log_cfg(cfg, FP_LOG_ERROR, "invalid config: max_frames %d is outside 1..%d%s",
@@ -251,11 +378,13 @@ static int validate(const fp_pool_config *cfg, fp__layout *layout, bool explicit
         return FP_ERR(EINVAL);
     }
     /* 0.3 fields not implemented yet are refused, never silently ignored. */
-    if (cfg->budget || cfg->max_bytes || cfg->idle_timeout_us) {
-        fp__log_cfg(cfg, FP_LOG_ERROR, "invalid config: budget, max_bytes and idle_timeout_us are not supported by this build");
+    if (cfg->budget || cfg->idle_timeout_us) {
+        fp__log_cfg(cfg, FP_LOG_ERROR, "invalid config: budget and idle_timeout_us are not supported by this build");
         return FP_ERR(ENOTSUP);
     }
-    if (explicit_layout) {
+    if (geometry == GEOM_NONE)
+        return 0;
+    if (geometry == GEOM_EXPLICIT) {
         /* The adapter laid the frame out; the geometry bounds still hold. */
         enum fp_layout_why why = FP_LAYOUT_OK;
         if (cfg->width < 1 || cfg->width > FP_MAX_DIMENSION)
@@ -283,15 +412,23 @@ static void pool_free(fp_pool *pool, bool adapter_too)
     for (uint32_t i = 0; pool->slots && i < pool->capacity; i++) {
         fp_slot *s = fp__slot_at(pool->slots, i);
         if (s->mem) {
+            const fp__geom *g = fp__slot_geom(pool, s);
             if (pool->flags & FP_POOL_POISON)
                 (void)fp__unpoison(pool, s); /* nobody is left to tell */
-            pool->alloc.free(pool->alloc.opaque, s->mem, pool->layout.alloc_size);
-            slot_set_planes(pool, s, NULL);
+            pool->alloc.free(pool->alloc.opaque, s->mem, g->layout.alloc_size);
+            slot_set_planes(s, NULL, g);
         }
         s->frame.fp_private = 0;
     }
     if (adapter_too && pool->ops && pool->ops->destroy)
         pool->ops->destroy(pool);
+    free(atomic_load_explicit(&pool->geom, RLX));
+    while (pool->old_geoms) {
+        fp__geom *g = pool->old_geoms;
+        pool->old_geoms = g->next;
+        free(g);
+    }
+    free(pool->slot_geom);
     if (pool->sync_ready) {
         pthread_cond_destroy(&pool->cond);
         pthread_mutex_destroy(&pool->lock);
@@ -362,12 +499,20 @@ int fp__pool_create_ex(fp_pool **out, const fp__pool_params *params)
         fp__log_cfg(cfg, FP_LOG_ERROR, "fp_pool_create: %s is NULL", !out ? "out" : "cfg");
         return FP_ERR(EINVAL);
     }
-    fp__layout layout;
-    ret = validate(cfg, &layout, params->layout != NULL);
+    fp__layout layout = { 0 };
+    ret = validate(cfg, &layout, params->no_geometry ? GEOM_NONE : params->layout ? GEOM_EXPLICIT : GEOM_COMPUTE);
     if (ret < 0)
         return ret;
     if (params->layout)
         layout = *params->layout;
+    if (params->no_geometry)
+        layout = (fp__layout){ 0 };
+    if (cfg->max_bytes && cfg->min_frames &&
+        (layout.alloc_size > cfg->max_bytes || (uint64_t)cfg->min_frames > cfg->max_bytes / layout.alloc_size)) {
+        fp__log_cfg(cfg, FP_LOG_ERROR, "invalid config: min_frames %d of %zu bytes exceed max_bytes %llu",
+                    cfg->min_frames, layout.alloc_size, (unsigned long long)cfg->max_bytes);
+        return FP_ERR(EINVAL);
+    }
 
     /* Pool, slots and per-slot state come from the region (region.h), zeroed,
      * so pointers to them can be checked before anything reads through them. */
@@ -380,8 +525,8 @@ int fp__pool_create_ex(fp_pool **out, const fp__pool_params *params)
     pool->ops = params->ops;
     pool->adapter = params->adapter;
     pool->create_site = params->site;
-    pool->layout = layout;
     pool->flags = cfg->flags;
+    pool->max_bytes = cfg->max_bytes;
     if (cfg->allocator.alloc) {
         pool->alloc = cfg->allocator;
     } else {
@@ -396,6 +541,21 @@ int fp__pool_create_ex(fp_pool **out, const fp__pool_params *params)
     what = "the slots";
     if (!(pool->slots = fp__region_alloc((size_t)cfg->max_frames * FP_SLOT_SIZE)))
         goto error;
+    what = "the geometry";
+    fp__geom *g = calloc(1, sizeof(*g));
+    if (!g)
+        goto error;
+    g->gen = params->no_geometry ? 0 : 1;
+    g->width = cfg->format == FP_FMT_RAW ? 0 : cfg->width;
+    g->height = cfg->format == FP_FMT_RAW ? 0 : cfg->height;
+    g->format = params->layout ? params->frame_format : (int)cfg->format;
+    g->mem_align = cfg->align < 16 ? 16 : (size_t)cfg->align;
+    g->layout = layout;
+    if (params->geom_adapter)
+        memcpy(g->adapter, params->geom_adapter, sizeof(g->adapter));
+    atomic_init(&pool->geom, g);
+    if (!(pool->slot_geom = calloc((size_t)cfg->max_frames, sizeof(*pool->slot_geom))))
+        goto error;
     if (params->extra_size) {
         what = "the adapter's per-slot state";
         size_t extra_size = (params->extra_size + 63) & ~(size_t)63;
@@ -409,17 +569,13 @@ int fp__pool_create_ex(fp_pool **out, const fp__pool_params *params)
     pool->sync_ready = true;
 
     pool->track = !(cfg->flags & FP_POOL_NO_TRACK);
-    pool->slow_rel = (uint8_t)((pool->track ? 0 : FP_SLOW_UNTRACKED) |
-                               ((cfg->flags & FP_POOL_POISON) ? FP_SLOW_FLAGS : 0) |
-                               (params->ops && params->ops->can_return ? FP_SLOW_ADAPTER : 0));
+    atomic_init(&pool->slow_rel, (uint8_t)((pool->track ? 0 : FP_SLOW_UNTRACKED) |
+                                           ((cfg->flags & FP_POOL_POISON) ? FP_SLOW_FLAGS : 0) |
+                                           (params->ops && params->ops->can_return ? FP_SLOW_ADAPTER : 0)));
     atomic_init(&pool->slow_acq, (uint8_t)((pool->track ? 0 : FP_SLOW_UNTRACKED) |
                                            ((cfg->flags & (FP_POOL_ZERO | FP_POOL_POISON)) ? FP_SLOW_FLAGS : 0)));
-    pool->mem_align = cfg->align < 16 ? 16 : (size_t)cfg->align;
     pool->min_frames = cfg->min_frames;
     pool->get_buffer_timeout_us = cfg->get_buffer_timeout_us;
-    pool->width = cfg->width;
-    pool->height = cfg->height;
-    pool->format = cfg->format;
     atomic_init(&pool->app_refs, 1);
     atomic_init(&pool->holders, 1);
     fl_init(pool);
@@ -430,10 +586,7 @@ int fp__pool_create_ex(fp_pool **out, const fp__pool_params *params)
         fp_slot *s = fp__slot_at(pool->slots, i);
         s->pool = pool;
         s->idx = (uint16_t)i;
-        s->frame.width = cfg->format == FP_FMT_RAW ? 0 : cfg->width;
-        s->frame.height = cfg->format == FP_FMT_RAW ? 0 : cfg->height;
-        s->frame.format = params->layout ? params->frame_format : (int)cfg->format;
-        s->frame.size = layout.size;
+        slot_set_planes(s, NULL, g);
         s->frame.pts = FP_NOPTS;
         s->frame.fp_private = fp__frame_key(&s->frame);
         atomic_init(&s->next, i + 1 < pool->capacity ? i + 1 : FP_NIL);
@@ -441,8 +594,11 @@ int fp__pool_create_ex(fp_pool **out, const fp__pool_params *params)
     pool->pending = FP_NIL;
     pool->pending_tail = FP_NIL;
 
-    /* Preallocate min_frames and push them, last first, so slot 0 is on top. */
-    for (int i = 0; i < cfg->min_frames; i++) {
+    /* Preallocate min_frames and push them, last first, so slot 0 is on top
+     * (a pool without a geometry yet does it when it gets one). */
+    int prealloc = params->no_geometry ? 0 : cfg->min_frames;
+    for (int i = 0; i < prealloc; i++) {
+        reserve_locked(pool, fp__slot_at(pool->slots, (uint32_t)i), g); /* not shared yet */
         if (slot_back(pool, fp__slot_at(pool->slots, (uint32_t)i)) < 0) {
             fp__log(pool, FP_LOG_ERROR, "fp_pool_create: out of memory preallocating frame %d of %d (%zu bytes each)",
                    i + 1, cfg->min_frames, layout.alloc_size);
@@ -451,8 +607,8 @@ int fp__pool_create_ex(fp_pool **out, const fp__pool_params *params)
         }
         atomic_fetch_add_explicit(&pool->allocated, 1, RLX);
     }
-    pool->unbacked = (uint32_t)cfg->min_frames < pool->capacity ? (uint32_t)cfg->min_frames : FP_NIL;
-    for (int i = cfg->min_frames - 1; i >= 0; i--)
+    pool->unbacked = (uint32_t)prealloc < pool->capacity ? (uint32_t)prealloc : FP_NIL;
+    for (int i = prealloc - 1; i >= 0; i--)
         fl_push_idle(pool, fp__slot_at(pool->slots, (uint32_t)i));
 
     fp__registry_add(pool);
@@ -597,7 +753,7 @@ static void wait_until_locked(fp_pool *pool, uint64_t deadline)
     FP_LOCK_COUNT(1);
 }
 
-static int sweep_locked(fp_pool *pool, int limit);
+static int sweep_locked(fp_pool *pool, int limit, frees *fr);
 
 /* A waiting acquirer's registration, undone on every exit: return, error and
  * pthread_cancel (the cleanup handler runs with the lock held). */
@@ -637,6 +793,9 @@ static void wait_cancelled(void *arg)
 typedef struct slow_out {
     int swept;         /* deferred slots returned, each keeping its out count */
     bool alloc_failed; /* log the allocation failure */
+    size_t alloc_size; /* of the allocation that failed */
+    bool no_geometry;  /* the pool has no geometry yet */
+    frees fr;          /* memory given back on the way */
 } slow_out;
 
 /* The loop of acquire_slow(), with pool->lock held (released around the
@@ -649,13 +808,19 @@ static int acquire_loop_locked(fp_pool *pool, int64_t timeout_us, fp_slot **got,
         if (atomic_load_explicit(&pool->closed, RLX))
             return FP_ERR(ESHUTDOWN);
         if (atomic_load_explicit(&pool->npending, RLX))
-            so->swept += sweep_locked(pool, 1);
+            so->swept += sweep_locked(pool, 1, &so->fr);
         if ((*got = fl_pop(pool, nh)))
             return 0;
-        if (pool->unbacked != FP_NIL) {
+        fp__geom *g = cur_geom(pool);
+        if (FP_UNLIKELY(!g->gen)) {
+            so->no_geometry = true;
+            return FP_ERR(ENODATA);
+        }
+        if (pool->unbacked != FP_NIL && bytes_fit_locked(pool, g->layout.alloc_size)) {
             /* Take the slot off the unbacked list, then allocate unlocked. */
             fp_slot *s = fp__slot_at(pool->slots, pool->unbacked);
             pool->unbacked = atomic_load_explicit(&s->next, RLX);
+            reserve_locked(pool, s, g);
             fp__unlock(&pool->lock);
             /* The cleanup handler expects the lock held: no cancellation
              * point while it is not (the allocator is the user's code). */
@@ -665,13 +830,19 @@ static int acquire_loop_locked(fp_pool *pool, int64_t timeout_us, fp_slot **got,
             pthread_setcancelstate(cs, NULL);
             fp__lock(&pool->lock);
             if (ret < 0) {
-                atomic_store_explicit(&s->next, pool->unbacked, RLX);
-                pool->unbacked = s->idx;
+                unback_locked(pool, s, &so->fr, false);
                 so->alloc_failed = true;
+                so->alloc_size = g->layout.alloc_size;
                 return ret;
             }
             atomic_fetch_add_explicit(&pool->allocated, 1, RLX);
             *nh = fl_claim(pool);
+            if (FP_UNLIKELY(g != cur_geom(pool))) {
+                /* Reconfigured while we allocated: that memory is old already. */
+                unback_locked(pool, s, &so->fr, true);
+                so->swept++; /* the claim's out count, dropped after unlocking */
+                continue;
+            }
             *got = s;
             return 0;
         }
@@ -714,7 +885,7 @@ FP_COLD __attribute__((no_sanitize_address)) static int acquire_slow(fp_pool *po
 {
     int ret;
     wait_reg w = { pool, false, 0 };
-    slow_out so = { 0, false };
+    slow_out so = { 0, false, 0, false, { NULL, NULL } };
 
     fp__lock(&pool->lock);
     pthread_cleanup_push(wait_cancelled, &w);
@@ -722,6 +893,7 @@ FP_COLD __attribute__((no_sanitize_address)) static int acquire_slow(fp_pool *po
     pthread_cleanup_pop(0);
     wait_reg_end_locked(&w);
     fp__unlock(&pool->lock);
+    frees_run(pool, &so.fr);
     /* We hold the app's reference (or a waiter's hold): none of these can
      * free the pool. */
     while (so.swept-- > 0)
@@ -729,7 +901,10 @@ FP_COLD __attribute__((no_sanitize_address)) static int acquire_slow(fp_pool *po
     if (w.waiting)
         drop_holder(pool);
     if (so.alloc_failed)
-        fp__log(pool, FP_LOG_ERROR, "acquire: out of memory allocating a frame of %zu bytes", pool->layout.alloc_size);
+        fp__log(pool, FP_LOG_ERROR, "acquire: out of memory allocating a frame of %zu bytes", so.alloc_size);
+    if (so.no_geometry)
+        fp__log(pool, FP_LOG_ERROR, "acquire: the pool has no geometry yet (a decoder pool gets it from the "
+                                    "decoder's first frame, or call fp_pool_reconfigure)");
     return ret;
 }
 
@@ -753,8 +928,10 @@ FP_COLD static void acquire_flags(fp_pool *pool, fp_slot *s)
 {
     if ((pool->flags & FP_POOL_POISON) && fp__unpoison(pool, s))
         report_poison_damage(pool, fp__rec_release_site(s));
-    if (pool->flags & FP_POOL_ZERO)
-        memset(s->mem + pool->layout.offset[0], 0, pool->layout.size - pool->layout.offset[0]);
+    if (pool->flags & FP_POOL_ZERO) {
+        const fp__layout *l = &fp__slot_geom(pool, s)->layout;
+        memset(s->mem + l->offset[0], 0, l->size - l->offset[0]);
+    }
 }
 
 /* Hands a slot just taken from the free list (head now `nh`, its tag already
@@ -789,24 +966,43 @@ static inline __attribute__((always_inline)) int hand_out(fp_pool *pool, fp_slot
     return 0;
 }
 
-/* Acquires off the fast path: closed or flagged pools, and an empty free
- * list. */
-FP_COLD static int acquire_general(fp_pool *pool, int64_t timeout_us, fp_frame **out, const fp_site *site)
+/* Acquires off the fast path: closed or flagged pools, an empty free list,
+ * and pools with frames of older generations. `s` is a slot the fast path
+ * popped already (NULL: none). A popped slot of an older generation (pushed
+ * by a release that raced with fp_pool_reconfigure) gives its memory back
+ * and the acquire goes on. */
+FP_COLD static int acquire_general(fp_pool *pool, int64_t timeout_us, fp_frame **out, const fp_site *site,
+                                   fp_slot *s, uint64_t nh)
 {
-    fp_slot *s = NULL;
-    uint64_t nh = 0;
-    if (atomic_load_explicit(&pool->closed, RLX) || !(s = fl_pop(pool, &nh))) {
-        int ret = acquire_slow(pool, timeout_us, &s, &nh);
-        if (ret < 0) {
-            *out = NULL;
-            return ret;
+    for (;;) {
+        if (s && atomic_load_explicit(&pool->closed, RLX)) {
+            push_released(pool, s); /* never handed out: put it back */
+            s = NULL;
         }
+        if (!s && (atomic_load_explicit(&pool->closed, RLX) || !(s = fl_pop(pool, &nh)))) {
+            int ret = acquire_slow(pool, timeout_us, &s, &nh);
+            if (ret < 0) {
+                *out = NULL;
+                return ret;
+            }
+        }
+        unsigned slow = atomic_load_explicit(&pool->slow_acq, RLX);
+        if (FP_UNLIKELY(slow & FP_SLOW_GEN) && slot_is_old(pool, s)) {
+            retire_out_slot(pool, s, true);
+            s = NULL;
+            continue;
+        }
+        return hand_out(pool, s, nh, out, site, slow);
     }
-    return hand_out(pool, s, nh, out, site, atomic_load_explicit(&pool->slow_acq, RLX));
 }
 
 /* The fast path: a pool that is open, without ZERO/POISON, with a free
- * frame; tracked (the default) or not. */
+ * frame of the current generation; tracked (the default) or not. The gate
+ * byte is read after the pop: the pop's acquire synchronizes with
+ * fp_pool_reconfigure()'s release of the stack (every change of the head is
+ * a read-modify-write, so the release sequence carries through later
+ * pushes), so a slot of an older generation found on the stack is always
+ * seen with FP_SLOW_GEN set. */
 int fp__pool_acquire_internal(fp_pool *pool, int64_t timeout_us, fp_frame **out, const fp_site *site)
 {
     if (FP_UNLIKELY(!pool))
@@ -815,11 +1011,13 @@ int fp__pool_acquire_internal(fp_pool *pool, int64_t timeout_us, fp_frame **out,
         return acquire_bad_args(pool, timeout_us, out, site);
     if (FP_UNLIKELY(timeout_us < FP_WAIT_FOREVER))
         return acquire_bad_args(pool, timeout_us, out, site);
-    unsigned slow = atomic_load_explicit(&pool->slow_acq, RLX);
     fp_slot *s;
     uint64_t nh;
-    if (FP_UNLIKELY(slow & ~FP_SLOW_UNTRACKED) || FP_UNLIKELY(!(s = fl_pop(pool, &nh))))
-        return acquire_general(pool, timeout_us, out, site);
+    if (FP_UNLIKELY(!(s = fl_pop(pool, &nh))))
+        return acquire_general(pool, timeout_us, out, site, NULL, 0);
+    unsigned slow = atomic_load_explicit(&pool->slow_acq, RLX);
+    if (FP_UNLIKELY(slow & ~FP_SLOW_UNTRACKED))
+        return acquire_general(pool, timeout_us, out, site, s, nh);
     return hand_out(pool, s, nh, out, site, slow);
 }
 
@@ -852,7 +1050,7 @@ static inline void return_slot(fp_pool *pool, fp_slot *s, bool poison)
  * Each returned slot keeps its out count (fl_push_keep_out): the caller
  * calls put_out() once per returned slot after unlocking, which may free a
  * pool whose app already let go. */
-static int sweep_locked(fp_pool *pool, int limit)
+static int sweep_locked(fp_pool *pool, int limit, frees *fr)
 {
     int n = 0;
     uint32_t *link = &pool->pending, last_kept = FP_NIL;
@@ -863,10 +1061,14 @@ static int sweep_locked(fp_pool *pool, int limit)
         if (pool->ops->can_return(pool, s)) {
             /* Idle (and poisoned) before it is visible in the stack. */
             atomic_store_explicit(&s->gen, atomic_load_explicit(&s->gen, RLX) + 1, REL);
-            if (FP_UNLIKELY(pool->flags & FP_POOL_POISON))
-                fp__poison(pool, s);
             *link = next;
-            fl_push_keep_out(pool, s);
+            if (slot_is_old(pool, s)) {
+                unback_locked(pool, s, fr, true); /* its out count is dropped by the caller */
+            } else {
+                if (FP_UNLIKELY(pool->flags & FP_POOL_POISON))
+                    fp__poison(pool, s);
+                fl_push_keep_out(pool, s);
+            }
             atomic_fetch_sub_explicit(&pool->npending, 1, RLX);
             n++;
         } else {
@@ -887,9 +1089,11 @@ int fp__pool_sweep(fp_pool *pool)
 {
     if (!atomic_load_explicit(&pool->npending, RLX))
         return 0;
+    frees fr = { NULL, NULL };
     fp__lock(&pool->lock);
-    int n = sweep_locked(pool, INT_MAX);
+    int n = sweep_locked(pool, INT_MAX, &fr);
     fp__unlock(&pool->lock);
+    frees_run(pool, &fr);
     for (int i = 0; i < n; i++)
         put_out(pool); /* the last may free the pool (deferred while pinned) */
     return n;
@@ -898,6 +1102,13 @@ int fp__pool_sweep(fp_pool *pool)
 void fp__pool_release_slot(fp_pool *pool, fp_slot *s)
 {
     if (!pool->ops || !pool->ops->can_return || pool->ops->can_return(pool, s)) {
+        if ((atomic_load_explicit(&pool->slow_rel, RLX) & FP_SLOW_GEN) && slot_is_old(pool, s)) {
+            /* An older generation's frame: freed, never reused. */
+            FP_INJECT();
+            atomic_store_explicit(&s->gen, atomic_load_explicit(&s->gen, RLX) + 1, REL);
+            retire_out_slot(pool, s, false);
+            return;
+        }
         return_slot(pool, s, pool->flags & FP_POOL_POISON);
         return;
     }
@@ -997,10 +1208,10 @@ static inline int slot_unref(fp_slot *s, const fp_site *site)
     if (v != 1)
         return 0;
     fp_pool *pool = s->pool;
-    unsigned slow = pool->slow_rel;
+    unsigned slow = atomic_load_explicit(&pool->slow_rel, RLX);
     if (FP_LIKELY(!(slow & FP_SLOW_UNTRACKED)))
         fp__rec_release(s, site);
-    if (FP_UNLIKELY(slow & (FP_SLOW_ADAPTER | FP_SLOW_FLAGS)))
+    if (FP_UNLIKELY(slow & (FP_SLOW_ADAPTER | FP_SLOW_FLAGS | FP_SLOW_GEN)))
         fp__pool_release_slot(pool, s); /* defers for a runtime, or poisons */
     else
         return_slot(pool, s, false);
@@ -1082,24 +1293,20 @@ int fp_pool_trim(fp_pool *pool)
         return FP_ERR(EINVAL);
     int freed = 0, kept = 0, damaged = 0;
     const fp_site *damaged_rel = NULL;
-    uint8_t *chain = NULL; /* memory to free, linked through its first word */
+    frees fr = { NULL, NULL };
     fp__lock(&pool->lock);
+    fp__geom *cur = cur_geom(pool);
     /* Detach the whole stack; acquirers that find it empty meanwhile queue on
      * the lock we hold. Memory leaves its slot here and is freed unlocked. */
     uint32_t idx = fl_detach_all(pool);
     while (idx != FP_NIL) {
         fp_slot *s = fp__slot_at(pool->slots, idx);
         uint32_t next = atomic_load_explicit(&s->next, RLX);
-        if (atomic_load_explicit(&pool->allocated, RLX) > (uint32_t)pool->min_frames) {
+        /* Older generations' idle frames always go; the current one keeps min_frames. */
+        if (fp__slot_geom(pool, s) != cur || cur->backed > (uint32_t)pool->min_frames) {
             if ((pool->flags & FP_POOL_POISON) && fp__unpoison(pool, s) && !damaged++)
                 damaged_rel = fp__rec_release_site(s);
-            uint8_t *mem = s->mem;
-            memcpy(mem, &chain, sizeof(chain));
-            chain = mem;
-            slot_set_planes(pool, s, NULL);
-            atomic_fetch_sub_explicit(&pool->allocated, 1, RLX);
-            atomic_store_explicit(&s->next, pool->unbacked, RLX);
-            pool->unbacked = idx;
+            unback_locked(pool, s, &fr, true);
             freed++;
         } else {
             fl_push_idle(pool, s);
@@ -1107,17 +1314,178 @@ int fp_pool_trim(fp_pool *pool)
         }
         idx = next;
     }
-    if (kept && pool->waiters)
-        pthread_cond_broadcast(&pool->cond);
+    if ((kept || freed) && pool->waiters)
+        pthread_cond_broadcast(&pool->cond); /* freed: room under max_bytes */
     fp__unlock(&pool->lock);
-    while (chain) {
-        uint8_t *mem = chain;
-        memcpy(&chain, mem, sizeof(chain));
-        pool->alloc.free(pool->alloc.opaque, mem, pool->layout.alloc_size);
-    }
+    frees_run(pool, &fr);
     if (damaged)
         report_poison_damage(pool, damaged_rel);
     if (freed)
         fp__log(pool, FP_LOG_DEBUG, "trim: freed %d idle frames", freed);
     return freed;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Generations                                                               */
+
+void fp__pool_geom_copy(fp_pool *pool, fp__geom *out)
+{
+    fp__lock(&pool->lock);
+    *out = *cur_geom(pool);
+    fp__unlock(&pool->lock);
+    out->next = NULL;
+}
+
+static bool same_geometry(const fp__geom *a, const fp__geom *b)
+{
+    return a->format == b->format && a->width == b->width && a->height == b->height &&
+           a->mem_align == b->mem_align && !memcmp(&a->layout, &b->layout, sizeof(a->layout)) &&
+           !memcmp(a->adapter, b->adapter, sizeof(a->adapter));
+}
+
+/* Backs idle frames of the current geometry up to min_frames (after a
+ * reconfigure: what creation does for the first one). Stops at the first
+ * allocation failure (logged, counted) or when max_bytes is reached. */
+static void prefill(fp_pool *pool)
+{
+    for (;;) {
+        frees fr = { NULL, NULL };
+        fp__lock(&pool->lock);
+        fp__geom *g = cur_geom(pool);
+        if (!g->gen || g->backed >= (uint32_t)pool->min_frames || pool->unbacked == FP_NIL ||
+            !bytes_fit_locked(pool, g->layout.alloc_size) || atomic_load_explicit(&pool->closed, RLX)) {
+            fp__unlock(&pool->lock);
+            return;
+        }
+        fp_slot *s = fp__slot_at(pool->slots, pool->unbacked);
+        pool->unbacked = atomic_load_explicit(&s->next, RLX);
+        reserve_locked(pool, s, g);
+        size_t size = g->layout.alloc_size;
+        fp__unlock(&pool->lock);
+        int ret = slot_back(pool, s);
+        fp__lock(&pool->lock);
+        if (ret < 0) {
+            unback_locked(pool, s, &fr, false);
+        } else {
+            atomic_fetch_add_explicit(&pool->allocated, 1, RLX);
+            if (g != cur_geom(pool)) {
+                unback_locked(pool, s, &fr, true); /* reconfigured meanwhile */
+            } else {
+                fl_push_idle(pool, s);
+                if (pool->waiters)
+                    pthread_cond_broadcast(&pool->cond);
+            }
+        }
+        fp__unlock(&pool->lock);
+        frees_run(pool, &fr);
+        if (ret < 0) {
+            fp__log(pool, FP_LOG_ERROR, "reconfigure: out of memory backing min_frames (%zu bytes each)", size);
+            return;
+        }
+    }
+}
+
+int fp__pool_set_geometry(fp_pool *pool, const fp__geom *want)
+{
+    fp__geom *ng = malloc(sizeof(*ng));
+    if (!ng) {
+        fp__log(pool, FP_LOG_ERROR, "reconfigure: out of memory");
+        return FP_ERR(ENOMEM);
+    }
+    *ng = *want;
+    ng->backed = 0;
+    ng->next = NULL;
+    frees fr = { NULL, NULL };
+    uint32_t still_live = 0;
+    int damaged = 0;
+    const fp_site *damaged_rel = NULL;
+
+    fp__lock(&pool->lock);
+    fp__geom *cur = cur_geom(pool);
+    if (atomic_load_explicit(&pool->closed, RLX) || (cur->gen && same_geometry(cur, ng))) {
+        int ret = atomic_load_explicit(&pool->closed, RLX) ? FP_ERR(ESHUTDOWN) : (int)cur->gen;
+        fp__unlock(&pool->lock);
+        free(ng);
+        return ret;
+    }
+    ng->gen = cur->gen + 1;
+    if (cur->backed) {
+        cur->next = pool->old_geoms;
+        pool->old_geoms = cur;
+        if (pool->old_backed == 0)
+            gen_flag_locked(pool, true);
+        pool->old_backed += cur->backed;
+    } else {
+        cur->next = fr.geoms;
+        fr.geoms = cur;
+    }
+    atomic_store_explicit(&pool->geom, ng, REL);
+    /* Every idle slot is of an older generation now: take the stack (a
+     * release RMW, see fp__pool_acquire_internal) and free their memory. */
+    uint32_t idx = fl_detach_all(pool);
+    while (idx != FP_NIL) {
+        fp_slot *s = fp__slot_at(pool->slots, idx);
+        idx = atomic_load_explicit(&s->next, RLX);
+        if ((pool->flags & FP_POOL_POISON) && fp__unpoison(pool, s) && !damaged++)
+            damaged_rel = fp__rec_release_site(s);
+        unback_locked(pool, s, &fr, true);
+    }
+    still_live = pool->old_backed;
+    fp__geom now = *ng; /* ng may be replaced and freed once unlocked */
+    if (pool->waiters)
+        pthread_cond_broadcast(&pool->cond); /* slots to back with the new geometry */
+    fp__unlock(&pool->lock);
+    frees_run(pool, &fr);
+    if (damaged)
+        report_poison_damage(pool, damaged_rel);
+    fp__log(pool, FP_LOG_DEBUG, "reconfigured: generation %u, %s %dx%d, %zu bytes per frame; %u frames of older "
+            "generations still out", now.gen, fp__format_name(now.format), now.width, now.height,
+            now.layout.alloc_size, still_live);
+    prefill(pool);
+    return (int)now.gen;
+}
+
+int fp_pool_reconfigure(fp_pool *pool, const fp_pool_config *cfg)
+{
+    if (!fp__pool_check(pool) || !cfg) {
+        if (pool && !fp__pool_check(pool)) {
+            fp__misuse_global_inc();
+            fp__log_cfg(NULL, FP_LOG_ERROR, "fp_pool_reconfigure: %p is not a framepool pool", (void *)pool);
+        } else {
+            fp__log(pool, FP_LOG_ERROR, "fp_pool_reconfigure: %s is NULL", !pool ? "pool" : "cfg");
+        }
+        return FP_ERR(EINVAL);
+    }
+    fp__geom g;
+    memset(&g, 0, sizeof(g));
+    if (pool->ops && pool->ops->reconfigure) {
+        int ret = pool->ops->reconfigure(pool, cfg, &g);
+        if (ret < 0)
+            return ret;
+    } else if (pool->ops) {
+        fp__log(pool, FP_LOG_ERROR, "fp_pool_reconfigure: %s pools cannot be reconfigured", pool->ops->kind);
+        return FP_ERR(ENOTSUP);
+    } else {
+        enum fp_layout_why why;
+        int ret = fp__layout_compute(cfg->format, cfg->width, cfg->height, cfg->align, cfg->buffer_size, &g.layout, &why);
+        if (ret < 0) {
+            fp_pool_config c = *cfg; /* the log line goes through the pool's callback */
+            c.log = pool->log;
+            c.log_opaque = pool->log_opaque;
+            c.log_level = pool->log_level;
+            c.name = pool->name;
+            log_layout_error(&c, why);
+            return ret;
+        }
+        g.format = (int)cfg->format;
+        g.width = cfg->format == FP_FMT_RAW ? 0 : cfg->width;
+        g.height = cfg->format == FP_FMT_RAW ? 0 : cfg->height;
+        g.mem_align = cfg->align < 16 ? 16 : (size_t)cfg->align;
+    }
+    if (pool->max_bytes && (uint64_t)pool->min_frames * g.layout.alloc_size > pool->max_bytes) {
+        fp__log(pool, FP_LOG_ERROR, "fp_pool_reconfigure: min_frames %d of %zu bytes exceed max_bytes %llu",
+                pool->min_frames, g.layout.alloc_size, (unsigned long long)pool->max_bytes);
+        return FP_ERR(EINVAL);
+    }
+    return fp__pool_set_geometry(pool, &g);
 }

@@ -30,15 +30,23 @@ int fp_pool_get_stats(fp_pool *pool, fp_pool_stats *st)
     uint64_t acquired = 0, released = 0, oldest = UINT64_MAX;
     uint32_t live = 0;
 
+    uint32_t old_live = 0;
+    uint64_t old_bytes = 0;
     fp__lock(&pool->lock);
+    const fp__geom *cur = atomic_load_explicit(&pool->geom, RLX);
     uint32_t allocated = atomic_load_explicit(&pool->allocated, RLX);
     for (uint32_t i = 0; i < pool->capacity; i++) {
         fp_slot *s = fp__slot_at(pool->slots, i);
         uint64_t g = atomic_load_explicit(&s->gen, ACQ);
         acquired += (g + 1) / 2;
         released += g / 2;
+        const fp__geom *sg = pool->slot_geom[i];
+        bool old = sg && sg != cur;
+        if (old)
+            old_bytes += sg->layout.alloc_size;
         if (g & 1) {
             live++;
+            old_live += old;
             if (pool->track) {
                 uint64_t t = fp__rec_age_base(s);
                 if (t < oldest)
@@ -50,11 +58,24 @@ int fp_pool_get_stats(fp_pool *pool, fp_pool_stats *st)
      * in all but the move back to the free list, which is a sweep's job. Count
      * them as released and idle (the pending list is guarded by the lock). */
     uint32_t pending = 0, returnable = 0;
+    uint64_t gone = 0;
     for (uint32_t i = pool->pending; i != FP_SLOT_NIL; i = atomic_load_explicit(&fp__slot_at(pool->slots, i)->next, RLX)) {
         pending++;
-        if (pool->ops->can_return(pool, fp__slot_at(pool->slots, i)))
+        fp_slot *s = fp__slot_at(pool->slots, i);
+        if (pool->ops->can_return(pool, s)) {
             returnable++;
+            if (pool->slot_geom[i] != cur) {
+                /* the sweep will free it: returned, and its memory as good as gone */
+                old_live--;
+                old_bytes -= pool->slot_geom[i]->layout.alloc_size;
+                gone += pool->slot_geom[i]->layout.alloc_size;
+                allocated--;
+            }
+        }
     }
+    uint64_t bytes = pool->bytes - gone;
+    size_t frame_bytes = cur->layout.alloc_size;
+    uint32_t generation = cur->gen;
     fp__unlock(&pool->lock);
     live -= returnable;
     released += returnable;
@@ -80,15 +101,17 @@ int fp_pool_get_stats(fp_pool *pool, fp_pool_stats *st)
     st->get_buffer_exhausted = atomic_load_explicit(&pool->get_buffer_exhausted, RLX);
     st->get_buffer_overdraft = atomic_load_explicit(&pool->get_buffer_overdraft, RLX);
     st->get_buffer_bypassed = atomic_load_explicit(&pool->get_buffer_bypassed, RLX);
-    st->frame_bytes = pool->layout.alloc_size;
-    st->reserved_bytes = (uint64_t)allocated * pool->layout.alloc_size +
-                         (uint64_t)pool->capacity * (FP_SLOT_SIZE + pool->extra_size) + sizeof(*pool);
+    st->frame_bytes = frame_bytes;
+    st->reserved_bytes = bytes + (uint64_t)pool->capacity * (FP_SLOT_SIZE + pool->extra_size + sizeof(void *)) +
+                         sizeof(*pool);
     if (live && oldest != UINT64_MAX) {
         uint64_t now = fp__clock_now();
         st->oldest_live_ns = now > oldest ? now - oldest : 0;
     }
     st->closed = atomic_load_explicit(&pool->closed, RLX);
     st->held_by_runtime = pending - returnable;
-    st->generation = 1; /* no fp_pool_reconfigure() in this build */
+    st->generation = generation;
+    st->old_generation_live = old_live;
+    st->old_generation_bytes = old_bytes;
     return 0;
 }

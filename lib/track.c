@@ -424,8 +424,10 @@ void fp__track_leak_report(fp_pool *pool, int level, const char *why)
         return;
     }
     site_group *groups = group_sites(recs, leaked, &ng);
+    fp__geom geom;
+    fp__pool_geom_copy(pool, &geom);
     fp__log(pool, level, "%s with %zu frame%s still live (%zu bytes each)%s", why, leaked,
-           leaked == 1 ? "" : "s", pool->layout.alloc_size, groups ? ", by acquire site:" : "");
+           leaked == 1 ? "" : "s", geom.layout.alloc_size, groups ? ", by acquire site:" : "");
     char line[512];
     for (size_t i = 0; groups && i < ng; i++) {
         site_line(line, sizeof(line), &groups[i], pool->track);

@@ -1581,24 +1581,28 @@ END_TEST
 /* ------------------------------------------------------------------------- */
 /* get_buffer2 edge cases                                                     */
 
-typedef struct fallback_case {
+/* Pools whose geometry is not the stream's: fp_av_get_buffer2 makes a new
+ * generation for the decoder (format, size too small or larger than needed),
+ * and every frame still comes from the pool, bit-exact. */
+typedef struct follow_case {
     enum AVPixelFormat fmt;
     int w, h;
-    int fits;
-} fallback_case;
+    uint32_t gen; /* generation after the stream: 1 = served as created */
+} follow_case;
 
-static const fallback_case fallback_cases[] = {
-    { AV_PIX_FMT_NV12, 320, 180, 0 },     /* another pixel format */
-    { AV_PIX_FMT_YUV422P, 320, 180, 0 },
-    { AV_PIX_FMT_YUV420P, 160, 90, 0 },   /* too small */
-    { AV_PIX_FMT_YUV420P, 320, 160, 0 },  /* coded height 192 does not fit 160 + padding */
-    { AV_PIX_FMT_YUV420P, 256, 180, 0 },  /* width 256 < 320 */
-    { AV_PIX_FMT_YUV420P, 640, 360, 1 },  /* larger: fits */
+static const follow_case follow_cases[] = {
+    { AV_PIX_FMT_NV12, 320, 180, 2 },     /* another pixel format */
+    { AV_PIX_FMT_YUV422P, 320, 180, 2 },
+    { AV_PIX_FMT_YUV420P, 160, 90, 2 },   /* too small */
+    { AV_PIX_FMT_YUV420P, 320, 160, 2 },  /* coded height 192 does not fit 160 + padding */
+    { AV_PIX_FMT_YUV420P, 256, 180, 2 },  /* width 256 < 320 */
+    { AV_PIX_FMT_YUV420P, 640, 360, 2 },  /* larger: a smaller generation instead of 4x the memory */
     { AV_PIX_FMT_YUV420P, 320, 192, 1 },  /* exactly the coded size */
+    { AV_PIX_FMT_YUV420P, 320, 180, 1 },  /* the stream's size: the coded 192 fits the padding */
     { AV_PIX_FMT_YUV420P, 304, 180, 1 },  /* 304 pads to 320: the padded slot holds it (av.h) */
 };
 
-START_TEST(get_buffer2_fallback)
+START_TEST(get_buffer2_follows_geometry)
 {
     const int w = 320, h = 180;
     int frames = scaled(24, 8);
@@ -1606,26 +1610,21 @@ START_TEST(get_buffer2_fallback)
     ck_assert_int_eq(clip_make(&c, "mpeg2video", AV_PIX_FMT_YUV420P, w, h, frames, 12, 2), 1);
     refs ref;
     decode_reference(&c, &ref);
-    for (size_t k = 0; k < sizeof(fallback_cases) / sizeof(fallback_cases[0]); k++) {
-        const fallback_case *fc = &fallback_cases[k];
+    for (size_t k = 0; k < sizeof(follow_cases) / sizeof(follow_cases[0]); k++) {
+        const follow_case *fc = &follow_cases[k];
         test_log_reset(&tlog);
         fp_pool *p = make_pool(fc->fmt, fc->w, fc->h, 16);
-        compare_ctx cc = { &ref, p, fc->fits, 0 };
+        compare_ctx cc = { &ref, p, 1, 0 };
         ck_assert_int_eq(decode_clip(&c, p, 1, compare_cb, &cc), frames);
         fp_pool_stats st = get_stats(p);
-        if (fc->fits) {
-            ck_assert_uint_eq(st.get_buffer_fallbacks, 0);
-            ck_assert_int_eq(cc.from_pool, frames);
-            ck_assert_int_eq(atomic_load(&tlog.total), 0);
-        } else {
-            ck_assert_msg(st.get_buffer_fallbacks >= (uint64_t)frames,
-                          "%s %dx%d: %llu fallbacks for %d frames", av_get_pix_fmt_name(fc->fmt),
-                          fc->w, fc->h, (unsigned long long)st.get_buffer_fallbacks, frames);
-            ck_assert_int_eq(cc.from_pool, 0);
-            ck_assert_uint_eq(st.acquired, 0);
-            /* av.h: one log line per pool */
-            ck_assert_int_eq(atomic_load(&tlog.total), 1);
-        }
+        ck_assert_uint_eq(st.get_buffer_fallbacks, 0);
+        ck_assert_int_eq(cc.from_pool, frames);
+        ck_assert_msg(st.generation == fc->gen, "%s %dx%d: generation %u, expected %u", av_get_pix_fmt_name(fc->fmt),
+                      fc->w, fc->h, st.generation, fc->gen);
+        ck_assert_uint_eq(st.old_generation_live, 0);
+        ck_assert_uint_eq(st.old_generation_bytes, 0);
+        ck_assert_int_eq(fp_av_pool_format(p), AV_PIX_FMT_YUV420P);
+        ck_assert_int_eq(atomic_load(&tlog.total), 0); /* a geometry change is logged at FP_LOG_INFO */
         finish_pool(&p);
     }
     refs_free(&ref);
@@ -2503,7 +2502,7 @@ Suite *fp_test_suite(void)
 
     tc = tcase_create("get_buffer2");
     tcase_add_checked_fixture(tc, setup, NULL);
-    tcase_add_test(tc, get_buffer2_fallback);
+    tcase_add_test(tc, get_buffer2_follows_geometry);
     tcase_add_test(tc, get_buffer2_fallback_no_dr1);
     tcase_add_test(tc, get_buffer2_exhausted_intra);
     tcase_add_test(tc, get_buffer2_exhausted_refs);

@@ -59,8 +59,14 @@ struct AVCodecContext;
  * suit fp_av_get_buffer2() and SIMD. Pixel memory is zeroed when a slot is
  * first backed (see the file description).
  *
+ * `fp_av_pool_create(&p, AV_PIX_FMT_NONE, 0, 0, &cfg)` makes a decoder pool
+ * without a geometry: fp_av_get_buffer2() gives it the decoder's at the first
+ * request (generation 1) and follows the decoder's changes from there (see
+ * fp_av_get_buffer2()). Until then fp_av_acquire() fails with
+ * FP_ERR(ENODATA), and min_frames are allocated with the first geometry.
+ *
  * @param out receives the pool (holding one reference) on success, NULL on failure
- * @param fmt pixel format of every frame
+ * @param fmt pixel format of every frame (AV_PIX_FMT_NONE with 0 x 0: from the decoder)
  * @param width frame width in pixels, 1..FP_MAX_DIMENSION
  * @param height frame height in pixels, 1..FP_MAX_DIMENSION
  * @param cfg settings, or NULL for defaults (max_frames then 16). Its
@@ -238,14 +244,70 @@ FP_API int fp_av_frame_make_writable_site(fp_pool *pool, AVFrame *frame, int64_t
 #endif
 
 /**
- * An AVCodecContext.get_buffer2 callback that draws decoder output frames
- * from the pool in `avctx->opaque`. Thread-safe (frame-threaded decoders call
- * it from their workers).
+ * Changes an AV pool's pixel format and size for the frames it hands out
+ * from now on: a new generation (see fp_pool_reconfigure(), whose rules
+ * apply). The alignment stays the pool's; the padding is the default one
+ * (fp_av_pool_create()). Decoder pools do not need it: fp_av_get_buffer2()
+ * follows the decoder by itself.
  *
- * The codec's alignment needs (avcodec_align_dimensions2()) are checked
- * against the pool's padded slots. Frames the pool cannot hold — another pixel
- * format, larger coded dimensions, hardware frames, codecs without
- * AV_CODEC_CAP_DR1 — go to avcodec_default_get_buffer2() instead, with one log
+ * May block on: the pool's lock (short) and the allocator (min_frames).
+ *
+ * @return the new generation (> 0; the current one if nothing changed),
+ *         FP_ERR(EINVAL) for a format or size fp_av_pool_create() refuses or
+ *         a pool that is not an AV pool, FP_ERR(ESHUTDOWN), FP_ERR(ENOMEM)
+ */
+FP_API int fp_av_pool_reconfigure(fp_pool *pool, enum AVPixelFormat fmt, int width, int height);
+
+/**
+ * Makes a decoder draw its frames from `pool` through fp_av_get_buffer2(),
+ * without touching `avctx->opaque` (it stays the application's, e.g. for its
+ * get_format callback): sets `avctx->get_buffer2` to an entry point of its
+ * own for this decoder, and with libavcodec < 60 `thread_safe_callbacks`.
+ * The attachment holds a reference on the pool.
+ *
+ * Lifetime: attach before avcodec_open2() (refused with FP_ERR(EINVAL)
+ * after: frame threads copy get_buffer2 when they start). fp_av_detach()
+ * ends it; frames the decoder already has keep their pool. At most 1024
+ * decoders are attached at once (FP_ERR(ENOSPC) beyond: use
+ * `get_buffer2 = fp_av_get_buffer2` with `opaque = pool` for those).
+ * Attaching the same pool again is a no-op; another pool needs a detach
+ * first (FP_ERR(EBUSY)).
+ *
+ * May block on: a process-wide lock held for a table scan (attach/detach only).
+ * @return 0, FP_ERR(EINVAL), FP_ERR(EBUSY), FP_ERR(ENOSPC)
+ */
+FP_API int fp_av_attach(struct AVCodecContext *avctx, fp_pool *pool);
+
+/**
+ * Ends fp_av_attach(): drops the pool reference and sets `avctx->get_buffer2`
+ * back to avcodec_default_get_buffer2(). Call it when no avcodec_send_packet()
+ * / avcodec_receive_frame() of this decoder runs (typically just before
+ * avcodec_free_context(); it must not be called after, the context is gone).
+ * An open decoder goes on with default buffers from its next packet; frames
+ * already decoded stay valid and return to the pool. NULL or a decoder that
+ * is not attached: nothing happens.
+ */
+FP_API void fp_av_detach(struct AVCodecContext *avctx);
+
+/** The pool fp_av_attach() attached to `avctx`, or NULL. Holds no reference. */
+FP_API fp_pool *fp_av_attached_pool(const struct AVCodecContext *avctx);
+
+/**
+ * An AVCodecContext.get_buffer2 callback that draws decoder output frames
+ * from the pool in `avctx->opaque` (fp_av_attach() uses it without opaque).
+ * Thread-safe (frame-threaded decoders call it from their workers).
+ *
+ * The pool follows the decoder: when a request's pixel format differs from
+ * the pool's, or its size (padded as avcodec_align_dimensions2() asks) does
+ * not fit the pool's frames, or is smaller than them, the pool is
+ * reconfigured (fp_pool_reconfigure(): a new generation, padded for what the
+ * codec asks, so svq1's 64x64 alignment and dirac's edges fit) and the frame
+ * comes from it; frames of the old size stay valid and are freed as the
+ * decoder and the application let go of them. A decoder pool made with
+ * AV_PIX_FMT_NONE gets its first geometry this way. Concurrent frame threads
+ * asking for the same new geometry make one generation. Only frames no pool
+ * can hold — hardware and bitstream formats, non-video codecs, codecs
+ * without AV_CODEC_CAP_DR1 — go to avcodec_default_get_buffer2(), with one log
  * line per pool and fp_pool_stats::get_buffer_fallbacks counting them.
  * AV_GET_BUFFER_FLAG_REF needs nothing special: pool frames are refcounted.
  *

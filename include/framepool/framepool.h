@@ -138,12 +138,16 @@ typedef struct fp_pool_config {
      *  0..64, default 2, 0 = none (max_frames is then exact). Checked by
      *  fp_av_pool_create(); core pools ignore it. */
     int decoder_overdraft;
-    /* The next three fields are reserved for 0.3's budgets and generations
-     * (a shared memory cap, a byte cap across generations, idle age-out).
-     * This build does not implement them yet: fp_pool_create() refuses a
-     * non-zero value with FP_ERR(ENOTSUP) and a log line, never ignores it. */
+    /* budget and idle_timeout_us are reserved for 0.3's budgets, which this
+     * build does not implement yet: fp_pool_create() refuses a non-zero value
+     * with FP_ERR(ENOTSUP) and a log line, never ignores it. */
     struct fp_budget *budget; ///< budget charged for backed pixel memory; must be NULL (not implemented yet)
-    uint64_t max_bytes;       ///< cap on the pool's pixel bytes; must be 0 (not implemented yet)
+    /** Cap on the pool's pixel memory in bytes (each backed frame counts its
+     *  allocation, fp_pool_stats::frame_bytes), across generations: after a
+     *  fp_pool_reconfigure() to a larger geometry the bound in bytes still
+     *  holds. An acquire that would exceed it behaves as on an empty pool
+     *  (waits, EAGAIN, ETIMEDOUT). 0 = no cap. min_frames must fit. */
+    uint64_t max_bytes;
     int64_t idle_timeout_us;  ///< age-out of idle frames above min_frames; must be 0 (not implemented yet)
     uint8_t reserved[24];    ///< must stay zero
 } fp_pool_config;
@@ -223,11 +227,9 @@ typedef struct fp_pool_stats {
     uint64_t get_buffer_exhausted; ///< fp_av_get_buffer2() calls refused because the pool stayed empty (the decoder reports its own error code for these)
     uint64_t get_buffer_overdraft; ///< fp_av_get_buffer2() calls served beyond max_frames by fp_pool_config::decoder_overdraft
     uint64_t get_buffer_bypassed;  ///< decoders fp_av_check_decoder() found allocating their own frames (never calling get_buffer2, or without DR1)
-    /* Reserved for 0.3's generations and budgets; this build does not
-     * implement them and reports generation 1 and zeros. */
-    uint32_t generation;      ///< current generation (1: pools are not reconfigured in this build)
-    uint32_t old_generation_live;  ///< live frames of older generations (0 in this build)
-    uint64_t old_generation_bytes; ///< pixel bytes held by those frames (0 in this build)
+    uint32_t generation;      ///< current generation: 1 at creation, +1 per fp_pool_reconfigure() that changed the geometry (0: a decoder pool that has not seen its first frame)
+    uint32_t old_generation_live;  ///< live frames of older generations (freed when they return)
+    uint64_t old_generation_bytes; ///< pixel bytes of those frames
     uint64_t aged_out;        ///< idle frames freed by idle age-out (0 in this build)
     uint64_t reclaimed;       ///< idle frames freed for another pool of a budget (0 in this build)
     uint64_t budget_waits;    ///< acquires that waited on a budget (0 in this build)
@@ -591,11 +593,48 @@ FP_API int fp_pool_foreach_live_since(fp_pool *pool, uint64_t checkpoint, fp_liv
 FP_API int fp_pool_report(fp_pool *pool, FILE *out);
 
 /**
- * Frees idle frames above min_frames.
+ * Frees idle frames above min_frames (and every idle frame of an older
+ * generation).
  * @param pool the pool
  * @return the number of frames freed, or FP_ERR(EINVAL)
  */
 FP_API int fp_pool_trim(fp_pool *pool);
+
+/**
+ * Changes the geometry of the frames the pool hands out from now on, without
+ * draining it: a new generation. Reads the geometry fields of `cfg` only
+ * (format, width, height, align, buffer_size), validated as by
+ * fp_pool_create(); the pool keeps everything else (max_frames, min_frames,
+ * max_bytes, flags, allocator, callbacks).
+ *
+ * - New acquisitions get the new geometry. Idle frames of older generations
+ *   are freed now; live ones stay valid with their own geometry (fp_frame's
+ *   fields describe each frame) and are freed when their last reference goes,
+ *   never handed out again. min_frames of the new geometry are allocated
+ *   before it returns.
+ * - Every live frame, of any generation, counts against max_frames and
+ *   max_bytes. fp_pool_stats::generation, old_generation_live and
+ *   old_generation_bytes, fp_pool_report() and the exports show them.
+ * - Waiters: an acquirer waiting when the geometry changes keeps waiting and
+ *   gets a frame of the new geometry, as soon as a frame of any generation
+ *   returns (an older one gives its slot and memory back first).
+ * - The same geometry as the current one is not a new generation: returns
+ *   the current generation and frees nothing.
+ * - Adapters' pools: an AV pool takes fp_av_pool_reconfigure() (or this, with
+ *   cfg.format FP_FMT_NONE to keep the pixel format); fp_av_get_buffer2()
+ *   reconfigures by itself when the decoder's size or pixel format changes.
+ *   oneVPL pools refuse it with FP_ERR(ENOTSUP) in this build.
+ *
+ * Thread-safe against acquires and releases on any thread; cheap for them:
+ * while frames of older generations are out, their acquires and releases
+ * take the general path (one more comparison), afterwards the fast path.
+ * Blocks on the pool's lock (short) and the allocator.
+ *
+ * @return the new generation (> 0), FP_ERR(EINVAL) for a bad geometry or
+ *         NULL arguments (logged), FP_ERR(ESHUTDOWN) for a closed pool,
+ *         FP_ERR(ENOTSUP), FP_ERR(ENOMEM)
+ */
+FP_API int fp_pool_reconfigure(fp_pool *pool, const fp_pool_config *cfg);
 
 /**
  * The name given in fp_pool_config::name.
