@@ -794,7 +794,7 @@ static want wanted(const AVCodecContext *avctx, const AVFrame *frame, int aw, in
     x.pad_w = (int)fp__align_up((size_t)(aw > x.w ? aw : x.w), 64);
     x.pad_h = ah > default_pad_h(x.h) ? ah : default_pad_h(x.h);
     x.align = cur_align > AV_ALIGN ? (int)cur_align : AV_ALIGN;
-    for (int i = 0; i < AV_NUM_DATA_POINTERS; i++)
+    for (int i = 0; i < 4; i++)
         while (la[i] > x.align && x.align < FP_MAX_ALIGN)
             x.align *= 2;
     return x;
@@ -834,7 +834,7 @@ static int pool_get_buffer2(fp_pool *pool, av_pool *st, AVCodecContext *avctx, A
     if (!desc || (desc->flags & (AV_PIX_FMT_FLAG_HWACCEL | AV_PIX_FMT_FLAG_BITSTREAM)))
         return fallback(pool, st, avctx, frame, flags, "a hardware or bitstream pixel format no pool can hold");
     int aw = frame->width, ah = frame->height;
-    int linesize_align[AV_NUM_DATA_POINTERS];
+    int linesize_align[AV_NUM_DATA_POINTERS] = { 0 }; /* libavcodec sets the first 4 */
     avc_align(avctx, &aw, &ah, linesize_align);
 
     const char *codec = avctx->codec->name;

@@ -1451,8 +1451,10 @@ int fp_pool_reconfigure(fp_pool *pool, const fp_pool_config *cfg)
         if (pool && !fp__pool_check(pool)) {
             fp__misuse_global_inc();
             fp__log_cfg(NULL, FP_LOG_ERROR, "fp_pool_reconfigure: %p is not a framepool pool", (void *)pool);
+        } else if (!pool) {
+            fp__log_cfg(NULL, FP_LOG_ERROR, "fp_pool_reconfigure: pool is NULL");
         } else {
-            fp__log(pool, FP_LOG_ERROR, "fp_pool_reconfigure: %s is NULL", !pool ? "pool" : "cfg");
+            fp__log(pool, FP_LOG_ERROR, "fp_pool_reconfigure: cfg is NULL");
         }
         return FP_ERR(EINVAL);
     }

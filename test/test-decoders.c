@@ -849,6 +849,254 @@ START_TEST(coded_size_through_frame_get_buffer)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------- */
+/* generations: the pool follows the decoder                                  */
+
+/* One stream out of several clips: the size or pixel format changes at each
+ * clip's first keyframe (in-band headers, as after an ABR switch). */
+static void clip_concat(clip *out, const clip *parts, int n)
+{
+    memset(out, 0, sizeof(*out));
+    out->par = avcodec_parameters_alloc();
+    ck_assert_int_ge(avcodec_parameters_copy(out->par, parts[0].par), 0);
+    out->fmt = parts[0].fmt;
+    out->w = parts[0].w;
+    out->h = parts[0].h;
+    for (int k = 0; k < n; k++)
+        for (int i = 0; i < parts[k].n; i++) {
+            ck_assert_int_lt(out->n, MAX_CLIP);
+            out->pkt[out->n++] = av_packet_clone(parts[k].pkt[i]);
+        }
+}
+
+typedef struct gen_case {
+    const char *encoder;
+    int parts;
+    enum AVPixelFormat fmt[3];
+    int w[3], h[3];
+    int bframes;
+} gen_case;
+
+static const gen_case gen_cases[] = {
+    { "libx264", 3, { AV_PIX_FMT_YUV420P, AV_PIX_FMT_YUV420P, AV_PIX_FMT_YUV420P }, { 640, 1280, 640 },
+      { 360, 720, 360 }, 2 },
+    { "libx264", 2, { AV_PIX_FMT_YUV420P, AV_PIX_FMT_YUV444P }, { 320, 320 }, { 240, 240 }, 2 },
+    { "mpeg2video", 3, { AV_PIX_FMT_YUV420P, AV_PIX_FMT_YUV420P, AV_PIX_FMT_YUV420P }, { 320, 176, 320 },
+      { 240, 144, 240 }, 2 },
+    { "mpeg4", 2, { AV_PIX_FMT_YUV420P, AV_PIX_FMT_YUV420P }, { 320, 352 }, { 240, 288 }, 2 },
+};
+#define N_GEN_CASES ((int)(sizeof(gen_cases) / sizeof(gen_cases[0])))
+
+static enum AVPixelFormat first_sw_format(AVCodecContext *avctx, const enum AVPixelFormat *fmts)
+{
+    /* The application's own context is still in opaque (fp_av_attach leaves it). */
+    int *marker = avctx->opaque;
+    if (!marker || *marker != 0x5eed)
+        return AV_PIX_FMT_NONE;
+    for (; *fmts != AV_PIX_FMT_NONE; fmts++)
+        if (!(av_pix_fmt_desc_get(*fmts)->flags & AV_PIX_FMT_FLAG_HWACCEL))
+            return *fmts;
+    return AV_PIX_FMT_NONE;
+}
+
+/*
+ * A pool made with AV_PIX_FMT_NONE, attached with fp_av_attach (the
+ * application's context stays in avctx->opaque and its get_format reads it),
+ * decodes a stream whose size or pixel format changes: every frame from the
+ * pool, bit-exact against the default allocator, no fallback, one generation
+ * per change (or a few more while frame threads straddle a change), frames
+ * of the old size held across the change stay valid, and once everything is
+ * released only the last geometry has memory.
+ */
+START_TEST(decoder_changes_geometry)
+{
+    const gen_case *gc = &gen_cases[_i / 3];
+    int mode = _i % 3;
+#if defined(__SANITIZE_THREAD__)
+    if (mode == MODE_SLICE4) {
+        fprintf(stderr, "decoders: %s slice threads not run under TSan (uninstrumented libavutil atomics)\n",
+                gc->encoder);
+        return;
+    }
+#endif
+    clip parts[3], c;
+    for (int k = 0; k < gc->parts; k++)
+        if (!clip_make(&parts[k], gc->encoder, gc->fmt[k], gc->w[k], gc->h[k], 10, 5, gc->bframes)) {
+            for (int j = 0; j < k; j++)
+                clip_free(&parts[j]);
+            return;
+        }
+    clip_concat(&c, parts, gc->parts);
+    for (int k = 0; k < gc->parts; k++)
+        clip_free(&parts[k]);
+    refs ref;
+    decode_reference(&c, &ref);
+    ck_assert_int_ge(ref.n, 8 * gc->parts); /* mpeg2/mpeg4 drop the B-frames that straddle a sequence change */
+
+    fp_pool_config cfg;
+    fp_pool_config_default(&cfg);
+    cfg.name = "decoder-gen";
+    cfg.max_frames = 40;
+    cfg.min_frames = 2;
+    cfg.log = test_log_cb;
+    cfg.log_opaque = &tlog;
+    fp_pool *p = NULL;
+    ck_assert_int_eq(fp_av_pool_create(&p, AV_PIX_FMT_NONE, 0, 0, &cfg), 0);
+    fp_pool_stats st = get_stats(p);
+    ck_assert_uint_eq(st.generation, 0);
+    ck_assert_uint_eq(st.allocated, 0);
+    AVFrame *none = NULL;
+    ck_assert_int_eq(fp_av_acquire(p, 0, &none), FP_ERR(ENODATA));
+
+    const AVCodec *codec = avcodec_find_decoder(c.par->codec_id);
+    AVCodecContext *dec = avcodec_alloc_context3(codec);
+    ck_assert_int_ge(avcodec_parameters_to_context(dec, c.par), 0);
+    dec->thread_count = mode == MODE_ONE ? 1 : 4;
+    dec->thread_type = mode == MODE_FRAME4 ? FF_THREAD_FRAME : mode == MODE_SLICE4 ? FF_THREAD_SLICE : 0;
+    int marker = 0x5eed;
+    dec->opaque = &marker;
+    dec->get_format = first_sw_format;
+    ck_assert_int_eq(fp_av_attach(dec, p), 0);
+    ck_assert_ptr_eq(fp_av_attached_pool(dec), p);
+    ck_assert_int_eq(avcodec_open2(dec, codec, NULL), 0);
+
+    AVFrame *f = av_frame_alloc(), *held[2] = { NULL, NULL };
+    int out = 0;
+    uint32_t max_old_live = 0;
+    for (int i = 0; i <= c.n; i++) {
+        int rc = avcodec_send_packet(dec, i < c.n ? c.pkt[i] : NULL);
+        ck_assert_msg(rc == 0, "%s %s: send_packet %d: %s", codec->name, mode_names[mode], i, av_err2str(rc));
+        while ((rc = avcodec_receive_frame(dec, f)) == 0) {
+            ck_assert_msg(fp_av_frame_is_from(p, f), "%s %s: frame %d not from the pool", codec->name,
+                          mode_names[mode], out);
+            ck_assert_int_lt(out, ref.n);
+            ck_assert_msg(same_picture(f, ref.f[out]), "%s %s: frame %d (%s %dx%d) differs from the default "
+                          "allocator's", codec->name, mode_names[mode], out, av_get_pix_fmt_name(f->format),
+                          f->width, f->height);
+            out++;
+            /* Hold the last two frames: across a change, old frames stay live and valid. */
+            av_frame_free(&held[0]);
+            held[0] = held[1];
+            held[1] = av_frame_clone(f);
+            av_frame_unref(f);
+            if (held[0])
+                ck_assert(same_picture(held[0], ref.f[out - 2]));
+            st = get_stats(p);
+            if (st.old_generation_live > max_old_live)
+                max_old_live = st.old_generation_live;
+        }
+        ck_assert(rc == AVERROR(EAGAIN) || rc == AVERROR_EOF);
+    }
+    ck_assert_int_eq(out, ref.n);
+    ck_assert_ptr_eq(dec->opaque, &marker);
+    st = get_stats(p);
+    ck_assert_uint_eq(st.get_buffer_fallbacks, 0);
+    ck_assert_uint_eq(st.get_buffer_overdraft, 0);
+    ck_assert_msg(st.generation >= (uint32_t)gc->parts && st.generation <= (uint32_t)gc->parts + 4,
+                  "%s %s: generation %u for %d geometries", codec->name, mode_names[mode], st.generation, gc->parts);
+    ck_assert_uint_gt(max_old_live, 0);
+    ck_assert_int_eq(fp_av_pool_format(p), gc->fmt[gc->parts - 1]);
+    fprintf(stderr, "decoders: %s %s: %d frames over %d geometries from one pool: generation %u, up to %u frames "
+            "of older generations live, peak %u\n", codec->name, mode_names[mode], out, gc->parts, st.generation,
+            max_old_live, st.peak_live);
+    av_frame_free(&held[0]);
+    av_frame_free(&held[1]);
+    av_frame_free(&f);
+    fp_av_detach(dec);
+    ck_assert_ptr_null(fp_av_attached_pool(dec));
+    avcodec_free_context(&dec);
+    st = get_stats(p);
+    ck_assert_uint_eq(st.old_generation_live, 0);
+    ck_assert_uint_eq(st.old_generation_bytes, 0);
+    ck_assert_uint_le(st.allocated, st.capacity);
+    refs_free(&ref);
+    clip_free(&c);
+    finish_pool(&p);
+}
+END_TEST
+
+/* Codecs whose padding the fixed one did not cover: svq1 (YUV410P aligned
+ * to 64x64), dirac (asks for width + 32, height + 34 for its edges). A pool
+ * made for the stream's size takes what the codec asks at the first frame. */
+typedef struct pad_case {
+    const char *encoder;
+    enum AVPixelFormat fmt;
+    int w, h;
+} pad_case;
+
+static const pad_case pad_cases[] = {
+    { "svq1", AV_PIX_FMT_YUV410P, 176, 144 },
+    { "vc2", AV_PIX_FMT_YUV420P, 320, 240 },
+};
+
+START_TEST(codec_padding_from_pool)
+{
+    const pad_case *pc = &pad_cases[_i];
+    clip c;
+    if (!clip_make(&c, pc->encoder, pc->fmt, pc->w, pc->h, 8, 4, 0))
+        return;
+    refs ref;
+    decode_reference(&c, &ref);
+    fp_pool *p = make_pool(pc->fmt, pc->w, pc->h, 12, 0);
+    AVCodecContext *dec = open_decoder(&c, NULL, p, MODE_ONE);
+    AVFrame *f = av_frame_alloc();
+    int out = 0;
+    for (int i = 0; i <= c.n; i++) {
+        ck_assert_int_eq(avcodec_send_packet(dec, i < c.n ? c.pkt[i] : NULL), 0);
+        while (avcodec_receive_frame(dec, f) == 0) {
+            ck_assert_msg(fp_av_frame_is_from(p, f), "%s: frame %d not from the pool", dec->codec->name, out);
+            ck_assert_msg(same_picture(f, ref.f[out]), "%s: frame %d differs", dec->codec->name, out);
+            out++;
+            av_frame_unref(f);
+        }
+    }
+    ck_assert_int_eq(out, ref.n);
+    fp_pool_stats st = get_stats(p);
+    ck_assert_uint_eq(st.get_buffer_fallbacks, 0);
+    ck_assert_uint_le(st.generation, 2);
+    fprintf(stderr, "decoders: %s %dx%d: %d frames from the pool (generation %u, %zu bytes per frame)\n",
+            dec->codec->name, pc->w, pc->h, out, st.generation, (size_t)st.frame_bytes);
+    av_frame_free(&f);
+    avcodec_free_context(&dec);
+    refs_free(&ref);
+    clip_free(&c);
+    finish_pool(&p);
+}
+END_TEST
+
+START_TEST(attach_rules)
+{
+    fp_pool *p = make_pool(AV_PIX_FMT_YUV420P, 320, 240, 8, 0);
+    fp_pool *q = make_pool(AV_PIX_FMT_YUV420P, 320, 240, 8, 0);
+    const AVCodec *codec = avcodec_find_decoder(AV_CODEC_ID_MPEG2VIDEO);
+    AVCodecContext *dec = avcodec_alloc_context3(codec);
+    int marker = 0x5eed;
+    dec->opaque = &marker;
+    ck_assert_int_eq(fp_av_attach(dec, p), 0);
+    ck_assert_int_eq(fp_av_attach(dec, p), 0); /* again: nothing changes */
+    test_log_reset(&tlog);
+    ck_assert_int_eq(fp_av_attach(dec, q), FP_ERR(EBUSY));
+    ck_assert_int_eq(log_count("another pool"), 1);
+    ck_assert_int_eq(fp_av_attach(NULL, p), FP_ERR(EINVAL));
+    ck_assert_int_eq(fp_av_attach(dec, NULL), FP_ERR(EINVAL));
+    ck_assert_ptr_eq(dec->opaque, &marker);
+    /* The attachment holds a reference: the app may drop its own. */
+    fp_pool_unref(&p);
+    p = fp_av_attached_pool(dec);
+    ck_assert_ptr_nonnull(p);
+    ck_assert_int_eq(avcodec_open2(dec, codec, NULL), 0);
+    test_log_reset(&tlog);
+    ck_assert_int_eq(fp_av_attach(dec, q), FP_ERR(EINVAL)); /* open already */
+    ck_assert_int_eq(log_count("before avcodec_open2"), 1);
+    fp_av_detach(dec);
+    fp_av_detach(dec); /* not attached: nothing */
+    fp_av_detach(NULL);
+    ck_assert_ptr_null(fp_av_attached_pool(dec));
+    avcodec_free_context(&dec);
+    fp_pool_unref(&q);
+}
+END_TEST
+
 Suite *fp_test_suite(void)
 {
     av_log_set_level(getenv("FP_TEST_AV_LOG") ? AV_LOG_INFO : AV_LOG_QUIET);
@@ -870,6 +1118,14 @@ Suite *fp_test_suite(void)
     tcase_add_loop_test(tc, overdraft_recovers, 0, 2);
     tcase_add_test(tc, overdraft_config);
     tcase_add_test(tc, overdraft_outlives_pool);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("generations");
+    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_set_timeout(tc, 300);
+    tcase_add_loop_test(tc, decoder_changes_geometry, 0, N_GEN_CASES * 3);
+    tcase_add_loop_test(tc, codec_padding_from_pool, 0, (int)(sizeof(pad_cases) / sizeof(pad_cases[0])));
+    tcase_add_test(tc, attach_rules);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("bypass");
