@@ -260,7 +260,10 @@ static const prom_metric metrics[] = {
     M64("framepool_get_buffer_exhausted_total", COUNTER, "Decoder get_buffer2 calls refused because the pool stayed empty.", get_buffer_exhausted),
     M64("framepool_get_buffer_overdraft_total", COUNTER, "Decoder get_buffer2 calls served beyond max_frames by the decoder overdraft.", get_buffer_overdraft),
     M64("framepool_get_buffer_bypassed_total", COUNTER, "Decoders found allocating their own frames (no DR1, never calling get_buffer2).", get_buffer_bypassed),
-    M64("framepool_frame_bytes", GAUGE, "Pixel bytes per frame, with alignment and padding.", frame_bytes),
+    M64("framepool_frame_bytes", GAUGE, "Pixel bytes per frame of the current generation, with alignment and padding.", frame_bytes),
+    M32("framepool_generation", GAUGE, "Current generation (geometry) of the pool: +1 per reconfigure.", generation),
+    M32("framepool_old_generation_live_frames", GAUGE, "Live frames of older generations, freed when they return.", old_generation_live),
+    M64("framepool_old_generation_bytes", GAUGE, "Pixel bytes of the live frames of older generations.", old_generation_bytes),
     M64("framepool_reserved_bytes", GAUGE, "Bytes held by the pool: frame memory and bookkeeping.", reserved_bytes),
     MNS("framepool_oldest_live_seconds", GAUGE, "Age of the oldest live frame not marked long-lived.", oldest_live_ns),
 };

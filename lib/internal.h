@@ -282,7 +282,13 @@ struct fp_pool {
      * alive while the slot has memory), dereferenced under the lock or by a
      * thread that keeps a slot of it backed. */
     _Atomic(fp__geom *) geom;
-    fp__geom **slot_geom;           /* per slot: the geometry of its memory (NULL: unbacked) */
+    /* Per slot: the geometry of its memory (NULL: unbacked), a pointer at
+     * geom_base + idx * geom_stride: in the last 8 bytes of each adapter's
+     * per-slot block (its 64-byte rounding has room), or an array of its
+     * own for core pools. Bookkeeping stays <= 256 bytes per slot. */
+    uint8_t *geom_base;
+    size_t geom_stride;
+    bool geom_own;                  /* geom_base is our own allocation */
 
     /* Slow path: guarded by lock unless atomic. */
     alignas(64) pthread_mutex_t lock;
@@ -358,9 +364,13 @@ static inline fp_slot *fp__slot_from_frame(const fp_frame *f)
 
 /* The geometry a backed slot's memory is laid out by; its owner (or the
  * lock holder) may read it. */
+static inline fp__geom **fp__slot_geom_ref(const fp_pool *pool, uint32_t idx)
+{
+    return (fp__geom **)(void *)(pool->geom_base + (size_t)idx * pool->geom_stride);
+}
 static inline const fp__geom *fp__slot_geom(const fp_pool *pool, const fp_slot *s)
 {
-    return pool->slot_geom[s->idx];
+    return *fp__slot_geom_ref(pool, s->idx);
 }
 
 static inline void *fp__slot_extra(const fp_pool *pool, const fp_slot *s)

@@ -131,7 +131,7 @@ static bool bytes_fit_locked(const fp_pool *pool, size_t size)
  * unlocked, and calls unback_locked() if that fails. */
 static void reserve_locked(fp_pool *pool, fp_slot *s, fp__geom *g)
 {
-    pool->slot_geom[s->idx] = g;
+    *fp__slot_geom_ref(pool, s->idx) = g;
     g->backed++;
     pool->bytes += g->layout.alloc_size;
 }
@@ -199,7 +199,7 @@ static void gen_flag_locked(fp_pool *pool, bool on)
  * unbacked list. `was_backed`: count it out of pool->allocated. */
 static void unback_locked(fp_pool *pool, fp_slot *s, frees *fr, bool was_backed)
 {
-    fp__geom *g = pool->slot_geom[s->idx];
+    fp__geom *g = *fp__slot_geom_ref(pool, s->idx);
     uint8_t *mem = s->mem;
     if (mem) {
         size_t size = g->layout.alloc_size;
@@ -208,7 +208,7 @@ static void unback_locked(fp_pool *pool, fp_slot *s, frees *fr, bool was_backed)
         fr->mem = mem;
     }
     slot_set_planes(s, NULL, g);
-    pool->slot_geom[s->idx] = NULL;
+    *fp__slot_geom_ref(pool, s->idx) = NULL;
     pool->bytes -= g->layout.alloc_size;
     if (was_backed)
         atomic_fetch_sub_explicit(&pool->allocated, 1, RLX);
@@ -234,7 +234,7 @@ static void unback_locked(fp_pool *pool, fp_slot *s, frees *fr, bool was_backed)
  * slot has memory, and the current one only ever moves to a newer one. */
 static inline bool slot_is_old(fp_pool *pool, const fp_slot *s)
 {
-    return pool->slot_geom[s->idx] != atomic_load_explicit(&pool->geom, RLX);
+    return *fp__slot_geom_ref(pool, s->idx) != atomic_load_explicit(&pool->geom, RLX);
 }
 
 /* A slot of an older generation that is out (popped idle, or released by
@@ -428,7 +428,8 @@ static void pool_free(fp_pool *pool, bool adapter_too)
         pool->old_geoms = g->next;
         free(g);
     }
-    free(pool->slot_geom);
+    if (pool->geom_own)
+        free(pool->geom_base);
     if (pool->sync_ready) {
         pthread_cond_destroy(&pool->cond);
         pthread_mutex_destroy(&pool->lock);
@@ -554,14 +555,21 @@ int fp__pool_create_ex(fp_pool **out, const fp__pool_params *params)
     if (params->geom_adapter)
         memcpy(g->adapter, params->geom_adapter, sizeof(g->adapter));
     atomic_init(&pool->geom, g);
-    if (!(pool->slot_geom = calloc((size_t)cfg->max_frames, sizeof(*pool->slot_geom))))
-        goto error;
+
     if (params->extra_size) {
         what = "the adapter's per-slot state";
-        size_t extra_size = (params->extra_size + 63) & ~(size_t)63;
+        size_t extra_size = (params->extra_size + sizeof(fp__geom *) + 63) & ~(size_t)63;
         if (!(pool->extra = fp__region_alloc(extra_size * (size_t)cfg->max_frames)))
             goto error;
         pool->extra_size = extra_size;
+        pool->geom_base = pool->extra + extra_size - sizeof(fp__geom *);
+        pool->geom_stride = extra_size;
+    } else {
+        what = "the slots' geometries";
+        if (!(pool->geom_base = calloc((size_t)cfg->max_frames, sizeof(fp__geom *))))
+            goto error;
+        pool->geom_own = true;
+        pool->geom_stride = sizeof(fp__geom *);
     }
     what = "the lock";
     if (init_sync(pool) < 0)

@@ -40,7 +40,7 @@ int fp_pool_get_stats(fp_pool *pool, fp_pool_stats *st)
         uint64_t g = atomic_load_explicit(&s->gen, ACQ);
         acquired += (g + 1) / 2;
         released += g / 2;
-        const fp__geom *sg = pool->slot_geom[i];
+        const fp__geom *sg = *fp__slot_geom_ref(pool, i);
         bool old = sg && sg != cur;
         if (old)
             old_bytes += sg->layout.alloc_size;
@@ -64,11 +64,12 @@ int fp_pool_get_stats(fp_pool *pool, fp_pool_stats *st)
         fp_slot *s = fp__slot_at(pool->slots, i);
         if (pool->ops->can_return(pool, s)) {
             returnable++;
-            if (pool->slot_geom[i] != cur) {
+            const fp__geom *sg = *fp__slot_geom_ref(pool, i);
+            if (sg != cur) {
                 /* the sweep will free it: returned, and its memory as good as gone */
                 old_live--;
-                old_bytes -= pool->slot_geom[i]->layout.alloc_size;
-                gone += pool->slot_geom[i]->layout.alloc_size;
+                old_bytes -= sg->layout.alloc_size;
+                gone += sg->layout.alloc_size;
                 allocated--;
             }
         }
@@ -102,7 +103,7 @@ int fp_pool_get_stats(fp_pool *pool, fp_pool_stats *st)
     st->get_buffer_overdraft = atomic_load_explicit(&pool->get_buffer_overdraft, RLX);
     st->get_buffer_bypassed = atomic_load_explicit(&pool->get_buffer_bypassed, RLX);
     st->frame_bytes = frame_bytes;
-    st->reserved_bytes = bytes + (uint64_t)pool->capacity * (FP_SLOT_SIZE + pool->extra_size + sizeof(void *)) +
+    st->reserved_bytes = bytes + (uint64_t)pool->capacity * (FP_SLOT_SIZE + (pool->geom_own ? pool->geom_stride : 0) + pool->extra_size) +
                          sizeof(*pool);
     if (live && oldest != UINT64_MAX) {
         uint64_t now = fp__clock_now();

@@ -371,6 +371,12 @@ static int render_report(fp_pool *pool, FILE *out, const live_rec *recs, size_t 
         fprintf(out, "  decoder  fallbacks %" PRIu64 "  exhausted %" PRIu64 "  overdraft %" PRIu64 "  bypassed %" PRIu64 "\n",
                 st.get_buffer_fallbacks, st.get_buffer_exhausted, st.get_buffer_overdraft, st.get_buffer_bypassed);
     fprintf(out, "  memory   %s per frame, %s reserved\n", fb, rb);
+    if (st.generation != 1) {
+        char ob[32];
+        fmt_bytes(ob, sizeof(ob), st.old_generation_bytes);
+        fprintf(out, "  geometry generation %" PRIu32 "; older generations: %" PRIu32 " live frames, %s\n",
+                st.generation, st.old_generation_live, ob);
+    }
     if (n) {
         fprintf(out, "  live frames by acquire site, oldest first:\n");
         char line[512];
