@@ -37,10 +37,23 @@ typedef struct vpl_pool {
     mfxFrameSurfaceInterface iface; /* first: Context == &iface identifies us */
     uintptr_t key;                  /* VPL_KEY ^ own address */
     fp_pool *pool;
+} vpl_pool;
+
+/* The oneVPL part of a geometry (fp__geom::adapter): what a surface of that
+ * generation carries. */
+typedef struct vpl_geom {
     mfxFrameInfo info;              /* rounded Width/Height */
     mfxU32 fourcc;
     mfxU16 pitch_high, pitch_low;
-} vpl_pool;
+} vpl_geom;
+_Static_assert(sizeof(vpl_geom) <= FP_GEOM_ADAPTER, "vpl_geom fits the geometry");
+
+static vpl_geom vpl_geom_of(const fp__geom *g)
+{
+    vpl_geom v;
+    memcpy(&v, g->adapter, sizeof(v));
+    return v;
+}
 
 typedef struct vpl_slot {
     mfxFrameSurface1 surf;
@@ -133,21 +146,23 @@ static inline mfxU16 locked_of(const vpl_slot *vs)
 
 /* Everything a runtime or the app may have changed goes back to the pool's
  * values; the slot is ours alone here (free, or being backed). */
-static void surface_reset(vpl_pool *vp, fp_slot *s, vpl_slot *vs)
+static void surface_reset(fp_pool *pool, fp_slot *s, vpl_slot *vs)
 {
+    vpl_pool *vp = pool->adapter;
+    vpl_geom vg = vpl_geom_of(fp__slot_geom(pool, s)); /* its generation's */
     mfxFrameSurface1 *sf = &vs->surf;
     memset(sf, 0, sizeof(*sf));
     sf->Version.Version = MFX_FRAMESURFACE1_VERSION;
     sf->FrameInterface = &vp->iface;
-    sf->Info = vp->info;
+    sf->Info = vg.info;
     mfxFrameData *d = &sf->Data;
     d->MemType = MFX_MEMTYPE_SYSTEM_MEMORY | MFX_MEMTYPE_EXTERNAL_FRAME;
-    d->PitchHigh = vp->pitch_high;
-    d->PitchLow = vp->pitch_low;
+    d->PitchHigh = vg.pitch_high;
+    d->PitchLow = vg.pitch_low;
     d->TimeStamp = (mfxU64)MFX_TIMESTAMP_UNKNOWN;
     d->FrameOrder = (mfxU32)MFX_FRAMEORDER_UNKNOWN;
     uint8_t *p0 = s->frame.data[0], *p1 = s->frame.data[1];
-    switch (vp->fourcc) {
+    switch (vg.fourcc) {
     case MFX_FOURCC_NV12:
         d->Y = p0;
         d->UV = p1;
@@ -364,7 +379,7 @@ static bool vpl_can_return(fp_pool *pool, fp_slot *s)
 
 static void vpl_slot_backed(fp_pool *pool, fp_slot *s)
 {
-    surface_reset(pool->adapter, s, vslot(pool, s));
+    surface_reset(pool, s, vslot(pool, s));
 }
 
 static void vpl_destroy(fp_pool *pool)
@@ -374,11 +389,14 @@ static void vpl_destroy(fp_pool *pool)
     fp__region_free(vp, sizeof(*vp));
 }
 
+static int vpl_reconfigure(fp_pool *pool, const fp_pool_config *cfg, fp__geom *g);
+
 static const fp__pool_ops vpl_ops = {
     .kind = "vpl",
     .can_return = vpl_can_return,
     .slot_backed = vpl_slot_backed,
     .destroy = vpl_destroy,
+    .reconfigure = vpl_reconfigure,
 };
 
 static bool is_vpl_pool(const fp_pool *pool)
@@ -450,6 +468,62 @@ static bool cfg_dim_ok(int v, mfxU16 given, size_t rounded, mfxU16 crop)
     return v == 0 || v == (int)given || (size_t)v == rounded || (crop && v == (int)crop);
 }
 
+/* The geometry of surfaces described by `info` (align: the pool's); logs
+ * through `pool` (or `cfg` before there is one) with `what` as the caller. */
+static int vpl_make_geom(const mfxFrameInfo *info, size_t align, fp_pool *pool, const fp_pool_config *cfg,
+                         const char *what, fp__geom *g, size_t *w_out, size_t *h_out)
+{
+#define VPL_LOG(...) (pool ? fp__log(pool, FP_LOG_ERROR, __VA_ARGS__) : fp__log_cfg(cfg, FP_LOG_ERROR, __VA_ARGS__))
+    char fcc[16];
+    enum fp_format fmt;
+    switch (info->FourCC) {
+    case MFX_FOURCC_NV12: fmt = FP_FMT_NV12; break;
+    case MFX_FOURCC_I420: fmt = FP_FMT_YUV420P; break;
+    case MFX_FOURCC_P010: fmt = FP_FMT_P010; break;
+    case MFX_FOURCC_YUY2: fmt = FP_FMT_YUYV422; break;
+    case MFX_FOURCC_RGB4: fmt = FP_FMT_BGRA; break;
+    default:
+        VPL_LOG("%s: FourCC %s is not supported (NV12, I420, P010, YUY2, RGB4)", what, fourcc_str(info->FourCC, fcc));
+        return FP_ERR(EINVAL);
+    }
+    fourcc_str(info->FourCC, fcc);
+    size_t w = fp__align_up(info->Width, 16);
+    size_t h = fp__align_up(info->Height, is_progressive(info->PicStruct) ? 16 : 32);
+    if (info->Width == 0 || info->Height == 0 || w > FP_MAX_DIMENSION || h > FP_MAX_DIMENSION) {
+        VPL_LOG("%s: %s frame %ux%u (rounded %zux%zu) is outside 1..%d", what, fcc, (unsigned)info->Width,
+                (unsigned)info->Height, w, h, FP_MAX_DIMENSION);
+        return FP_ERR(EINVAL);
+    }
+    if ((size_t)info->CropX + info->CropW > w || (size_t)info->CropY + info->CropH > h) {
+        VPL_LOG("%s: crop %ux%u at (%u,%u) does not fit the %zux%zu frame", what, (unsigned)info->CropW,
+                (unsigned)info->CropH, (unsigned)info->CropX, (unsigned)info->CropY, w, h);
+        return FP_ERR(EINVAL);
+    }
+    memset(g, 0, sizeof(*g));
+    size_t pitch;
+    if (vpl_layout(info->FourCC, w, h, align, &g->layout, &pitch) < 0) {
+        VPL_LOG("%s: %s %zux%zu: frame size overflows", what, fcc, w, h);
+        return FP_ERR(EOVERFLOW);
+    }
+#undef VPL_LOG
+    g->format = fmt;
+    g->width = (int)w;
+    g->height = (int)h;
+    g->mem_align = align;
+    vpl_geom vg;
+    memset(&vg, 0, sizeof(vg));
+    vg.info = *info;
+    vg.info.Width = (mfxU16)w;
+    vg.info.Height = (mfxU16)h;
+    vg.fourcc = info->FourCC;
+    vg.pitch_high = (mfxU16)(pitch >> 16);
+    vg.pitch_low = (mfxU16)(pitch & 0xFFFF);
+    memcpy(g->adapter, &vg, sizeof(vg));
+    *w_out = w;
+    *h_out = h;
+    return 0;
+}
+
 static int pool_create_site(fp_pool **out, const mfxFrameInfo *info, const fp_pool_config *user_cfg,
                             const fp_site *site)
 {
@@ -467,36 +541,19 @@ static int pool_create_site(fp_pool **out, const mfxFrameInfo *info, const fp_po
         fp__log_cfg(&cfg, FP_LOG_ERROR, "fp_vpl_pool_create: %s is NULL", !out ? "out" : "info");
         return FP_ERR(EINVAL);
     }
+    if (!fp__align_ok(cfg.align)) {
+        fp__log_bad_align(&cfg);
+        return FP_ERR(EINVAL);
+    }
+    size_t align = cfg.align < 64 ? 64 : (size_t)cfg.align;
+    fp__geom g;
+    size_t w, h;
+    int ret = vpl_make_geom(info, align, NULL, &cfg, "fp_vpl_pool_create", &g, &w, &h);
+    if (ret < 0)
+        return ret;
     char fcc[16];
-    enum fp_format fmt;
-    switch (info->FourCC) {
-    case MFX_FOURCC_NV12: fmt = FP_FMT_NV12; break;
-    case MFX_FOURCC_I420: fmt = FP_FMT_YUV420P; break;
-    case MFX_FOURCC_P010: fmt = FP_FMT_P010; break;
-    case MFX_FOURCC_YUY2: fmt = FP_FMT_YUYV422; break;
-    case MFX_FOURCC_RGB4: fmt = FP_FMT_BGRA; break;
-    default:
-        fp__log_cfg(&cfg, FP_LOG_ERROR,
-                   "fp_vpl_pool_create: FourCC %s is not supported (NV12, I420, P010, YUY2, RGB4)",
-                   fourcc_str(info->FourCC, fcc));
-        return FP_ERR(EINVAL);
-    }
     fourcc_str(info->FourCC, fcc);
-    size_t w = fp__align_up(info->Width, 16);
-    size_t h = fp__align_up(info->Height, is_progressive(info->PicStruct) ? 16 : 32);
-    if (info->Width == 0 || info->Height == 0 || w > FP_MAX_DIMENSION || h > FP_MAX_DIMENSION) {
-        fp__log_cfg(&cfg, FP_LOG_ERROR,
-                   "fp_vpl_pool_create: %s frame %ux%u (rounded %zux%zu) is outside 1..%d", fcc,
-                   (unsigned)info->Width, (unsigned)info->Height, w, h, FP_MAX_DIMENSION);
-        return FP_ERR(EINVAL);
-    }
-    if ((size_t)info->CropX + info->CropW > w || (size_t)info->CropY + info->CropH > h) {
-        fp__log_cfg(&cfg, FP_LOG_ERROR,
-                   "fp_vpl_pool_create: crop %ux%u at (%u,%u) does not fit the %zux%zu frame",
-                   (unsigned)info->CropW, (unsigned)info->CropH, (unsigned)info->CropX,
-                   (unsigned)info->CropY, w, h);
-        return FP_ERR(EINVAL);
-    }
+    enum fp_format fmt = (enum fp_format)g.format;
     if (cfg.format != FP_FMT_NONE && cfg.format != fmt) {
         fp__log_cfg(&cfg, FP_LOG_ERROR, "invalid config: format %s conflicts with FourCC %s (%s)",
                    fp__format_name(cfg.format), fcc, fp__format_name(fmt));
@@ -513,18 +570,6 @@ static int pool_create_site(fp_pool **out, const mfxFrameInfo *info, const fp_po
     if (cfg.buffer_size != 0) {
         fp__log_cfg(&cfg, FP_LOG_ERROR, "invalid config: buffer_size %zu must be 0 for surfaces", cfg.buffer_size);
         return FP_ERR(EINVAL);
-    }
-    if (!fp__align_ok(cfg.align)) {
-        fp__log_bad_align(&cfg);
-        return FP_ERR(EINVAL);
-    }
-    size_t align = cfg.align < 64 ? 64 : (size_t)cfg.align;
-
-    fp__layout layout;
-    size_t pitch;
-    if (vpl_layout(info->FourCC, w, h, align, &layout, &pitch) < 0) {
-        fp__log_cfg(&cfg, FP_LOG_ERROR, "fp_vpl_pool_create: %s %zux%zu: frame size overflows", fcc, w, h);
-        return FP_ERR(EOVERFLOW);
     }
 
     vpl_pool *vp = fp__region_alloc(sizeof(*vp));
@@ -544,39 +589,67 @@ static int pool_create_site(fp_pool **out, const mfxFrameInfo *info, const fp_po
     vp->iface.Synchronize = vpl_synchronize;
     vp->iface.OnComplete = vpl_on_complete;
     vp->iface.QueryInterface = vpl_query_interface;
-    vp->info = *info;
-    vp->info.Width = (mfxU16)w;
-    vp->info.Height = (mfxU16)h;
-    vp->fourcc = info->FourCC;
-    vp->pitch_high = (mfxU16)(pitch >> 16);
-    vp->pitch_low = (mfxU16)(pitch & 0xFFFF);
-
     cfg.format = fmt;
     cfg.width = (int)w;
     cfg.height = (int)h;
     cfg.align = (int)align;
     fp__pool_params params = {
         .cfg = &cfg,
-        .layout = &layout,
+        .layout = &g.layout,
         .frame_format = fmt,
         .ops = &vpl_ops,
         .extra_size = sizeof(vpl_slot),
         .adapter = vp,
         .site = site,
+        .geom_adapter = g.adapter,
     };
     fp_pool *pool;
-    int ret = fp__pool_create_ex(&pool, &params);
+    ret = fp__pool_create_ex(&pool, &params);
     if (ret < 0) {
         fp__region_free(vp, sizeof(*vp));
         return ret;
     }
     vp->pool = pool;
     vp->key = VPL_KEY ^ (uintptr_t)vp;
-    fp__log(pool, FP_LOG_DEBUG, "vpl: %s %ux%u -> %zux%zu, pitch %zu, crop %ux%u at (%u,%u)", fcc,
-           (unsigned)info->Width, (unsigned)info->Height, w, h, pitch, (unsigned)info->CropW,
-           (unsigned)info->CropH, (unsigned)info->CropX, (unsigned)info->CropY);
+    vpl_geom vg = vpl_geom_of(&g);
+    fp__log(pool, FP_LOG_DEBUG, "vpl: %s %ux%u -> %zux%zu, pitch %u, crop %ux%u at (%u,%u)", fcc,
+           (unsigned)info->Width, (unsigned)info->Height, w, h, ((unsigned)vg.pitch_high << 16) | vg.pitch_low,
+           (unsigned)info->CropW, (unsigned)info->CropH, (unsigned)info->CropX, (unsigned)info->CropY);
     *out = pool;
     return 0;
+}
+
+int fp_vpl_pool_reconfigure(fp_pool *pool, const mfxFrameInfo *info)
+{
+    if (!is_vpl_pool(pool) || !info) {
+        if (pool && !fp__pool_check(pool)) {
+            fp__misuse_global_inc();
+            fp__log_cfg(NULL, FP_LOG_ERROR, "fp_vpl_pool_reconfigure: %p is not a framepool pool", (void *)pool);
+        } else if (pool) {
+            fp__log(pool, FP_LOG_ERROR, "fp_vpl_pool_reconfigure: %s", !info ? "info is NULL"
+                                                                          : "not a pool made by fp_vpl_pool_create");
+        } else {
+            fp__log_cfg(NULL, FP_LOG_ERROR, "fp_vpl_pool_reconfigure: pool is NULL");
+        }
+        return FP_ERR(EINVAL);
+    }
+    fp__geom cur, g;
+    fp__pool_geom_copy(pool, &cur);
+    size_t w, h;
+    int ret = vpl_make_geom(info, cur.mem_align, pool, NULL, "fp_vpl_pool_reconfigure", &g, &w, &h);
+    if (ret < 0)
+        return ret;
+    return fp__pool_set_geometry(pool, &g);
+}
+
+/* fp_pool_reconfigure() on a oneVPL pool: the surfaces' description is an
+ * mfxFrameInfo, which a core config cannot carry. */
+static int vpl_reconfigure(fp_pool *pool, const fp_pool_config *cfg, fp__geom *g)
+{
+    (void)cfg;
+    (void)g;
+    fp__log(pool, FP_LOG_ERROR, "fp_pool_reconfigure: a oneVPL pool takes fp_vpl_pool_reconfigure(pool, &info)");
+    return FP_ERR(EINVAL);
 }
 
 int fp_vpl_pool_create_site(fp_pool **out, const mfxFrameInfo *info, const fp_pool_config *user_cfg,
@@ -620,7 +693,9 @@ int fp_vpl_pool_frame_info(const fp_pool *pool, mfxFrameInfo *info)
         }
         return FP_ERR(EINVAL);
     }
-    *info = ((const vpl_pool *)pool->adapter)->info;
+    fp__geom g;
+    fp__pool_geom_copy((fp_pool *)pool, &g);
+    *info = vpl_geom_of(&g).info;
     return 0;
 }
 
@@ -649,7 +724,7 @@ int fp_vpl_acquire_site(fp_pool *pool, int64_t timeout_us, mfxFrameSurface1 **ou
         return ret;
     fp_slot *s = fp__slot_from_frame(f);
     vpl_slot *vs = vslot(pool, s);
-    surface_reset(pool->adapter, s, vs);
+    surface_reset(pool, s, vs);
     *out = &vs->surf;
     return 0;
 }

@@ -1131,6 +1131,66 @@ START_TEST(test_dropped_pool_freed_after_unlock)
 }
 END_TEST
 
+/* Generations: after fp_vpl_pool_reconfigure (an encoder reset to another
+ * size), new surfaces carry the new Info; a surface of the old size that the
+ * runtime still has locked stays valid and is freed once it is unlocked,
+ * never handed out again. */
+START_TEST(test_reconfigure_after_reset)
+{
+    pool = make_pool(MFX_FOURCC_NV12, 64, 64, 4, 0);
+    mfxFrameSurface1 *a = acquire_ok(pool, 0), *held = a, *b = acquire_ok(pool, 0);
+    lock_inc(a);
+    ck_assert_int_eq(fp_vpl_release(&a), 0); /* runtime-held */
+    mfxFrameInfo big = make_info(MFX_FOURCC_NV12, 128, 96, MFX_PICSTRUCT_PROGRESSIVE);
+    ck_assert_int_eq(fp_vpl_pool_reconfigure(pool, &big), 2);
+    mfxFrameInfo now;
+    ck_assert_int_eq(fp_vpl_pool_frame_info(pool, &now), 0);
+    ck_assert_int_eq(now.Width, 128);
+    ck_assert_int_eq(now.Height, 96);
+    mfxFrameSurface1 *c = acquire_ok(pool, 0);
+    ck_assert_int_eq(c->Info.Width, 128);
+    ck_assert_int_eq(c->Info.Height, 96);
+    ck_assert_uint_ge(pitch_of(c), 128);
+    memset(c->Data.Y, 1, pitch_of(c) * 96);
+    memset(c->Data.UV, 2, pitch_of(c) * 48);
+    ck_assert_int_eq(held->Info.Width, 64); /* the old ones keep theirs */
+    ck_assert_int_eq(b->Info.Width, 64);
+    fp_pool_stats st = stats_of(pool);
+    ck_assert_uint_eq(st.generation, 2);
+    ck_assert_uint_eq(st.old_generation_live, 2);
+    ck_assert_uint_eq(st.held_by_runtime, 1);
+    ck_assert_int_eq(fp_vpl_release(&b), 0);
+    st = stats_of(pool);
+    ck_assert_uint_eq(st.old_generation_live, 1);
+    ck_assert_uint_eq(st.allocated, 2);
+    lock_dec(held);
+    ck_assert_int_ge(fp_pool_maintain(pool), 1);
+    st = stats_of(pool);
+    ck_assert_uint_eq(st.old_generation_live, 0);
+    ck_assert_uint_eq(st.old_generation_bytes, 0);
+    ck_assert_uint_eq(st.allocated, 1);
+    /* Every surface handed out now is the new size. */
+    mfxFrameSurface1 *s[3];
+    for (int i = 0; i < 3; i++) {
+        s[i] = acquire_ok(pool, 0);
+        ck_assert_int_eq(s[i]->Info.Width, 128);
+    }
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(fp_vpl_release(&s[i]), 0);
+    ck_assert_int_eq(fp_vpl_release(&c), 0);
+    /* Refusals: a core config, a bad FourCC, NULL. */
+    fp_pool_config cfg = vpl_config(4, 0);
+    ck_assert_int_eq(fp_pool_reconfigure(pool, &cfg), FP_ERR(EINVAL));
+    mfxFrameInfo bad = make_info(MFX_FOURCC_NV12, 128, 96, MFX_PICSTRUCT_PROGRESSIVE);
+    bad.FourCC = MFX_MAKEFOURCC('X', 'X', 'X', 'X');
+    ck_assert_int_eq(fp_vpl_pool_reconfigure(pool, &bad), FP_ERR(EINVAL));
+    ck_assert_int_eq(fp_vpl_pool_reconfigure(pool, NULL), FP_ERR(EINVAL));
+    ck_assert_int_eq(fp_vpl_pool_reconfigure(NULL, &big), FP_ERR(EINVAL));
+    ck_assert_int_eq(fp_vpl_pool_reconfigure(pool, &big), 2); /* same: no new generation */
+    ck_assert_uint_eq(stats_of(pool).generation, 2);
+}
+END_TEST
+
 START_TEST(test_locked_defers_release)
 {
     pool = make_pool(MFX_FOURCC_NV12, 64, 64, 4, 0);
@@ -1810,6 +1870,7 @@ Suite *fp_test_suite(void)
     tcase_add_checked_fixture(tc, NULL, teardown);
     tcase_add_test(tc, test_locked_defers_release);
     tcase_add_test(tc, test_dropped_pool_freed_after_unlock);
+    tcase_add_test(tc, test_reconfigure_after_reset);
     tcase_add_test(tc, test_locked_reclaimed_by_acquire);
     tcase_add_test(tc, test_locked_free_list_first);
     tcase_add_test(tc, test_locked_with_runtime_reference);

@@ -623,7 +623,8 @@ FP_API int fp_pool_trim(fp_pool *pool);
  * - Adapters' pools: an AV pool takes fp_av_pool_reconfigure() (or this, with
  *   cfg.format FP_FMT_NONE to keep the pixel format); fp_av_get_buffer2()
  *   reconfigures by itself when the decoder's size or pixel format changes.
- *   oneVPL pools refuse it with FP_ERR(ENOTSUP) in this build.
+ *   A oneVPL pool takes fp_vpl_pool_reconfigure() (an mfxFrameInfo) and
+ *   refuses this with FP_ERR(EINVAL).
  *
  * Thread-safe against acquires and releases on any thread; cheap for them:
  * while frames of older generations are out, their acquires and releases
@@ -632,7 +633,7 @@ FP_API int fp_pool_trim(fp_pool *pool);
  *
  * @return the new generation (> 0), FP_ERR(EINVAL) for a bad geometry or
  *         NULL arguments (logged), FP_ERR(ESHUTDOWN) for a closed pool,
- *         FP_ERR(ENOTSUP), FP_ERR(ENOMEM)
+ *         FP_ERR(ENOMEM)
  */
 FP_API int fp_pool_reconfigure(fp_pool *pool, const fp_pool_config *cfg);
 

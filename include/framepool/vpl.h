@@ -180,6 +180,25 @@ FP_API int fp_vpl_frames_for_request(const mfxFrameAllocRequest *request, int ap
 FP_API int fp_vpl_pool_frame_info(const fp_pool *pool, mfxFrameInfo *info);
 
 /**
+ * New surfaces get the description `info` from now on: a new generation
+ * (fp_pool_reconfigure()'s rules), for an encoder reset to another size or
+ * format (`MFXVideoENCODE_Reset` with a new `mfxFrameInfo`). `info` is checked
+ * and rounded as by fp_vpl_pool_create(); the alignment stays the pool's.
+ * Surfaces of older generations stay valid with their own `Info`; each is
+ * freed when its last reference is gone and the runtime has unlocked it
+ * (`Data.Locked` 0), never handed out again. fp_vpl_pool_frame_info() then
+ * describes the new surfaces. (fp_pool_reconfigure() on a oneVPL pool is
+ * refused with FP_ERR(EINVAL): a core config cannot carry an mfxFrameInfo.)
+ *
+ * May block on: the pool's lock (short) and the allocator (min_frames).
+ * @return the new generation (> 0; the current one if nothing changed),
+ *         FP_ERR(EINVAL) (NULL, not a oneVPL pool, an `info` that
+ *         fp_vpl_pool_create() refuses; logged), FP_ERR(EOVERFLOW),
+ *         FP_ERR(ESHUTDOWN), FP_ERR(ENOMEM)
+ */
+FP_API int fp_vpl_pool_reconfigure(fp_pool *pool, const mfxFrameInfo *info);
+
+/**
  * Takes a surface with reference count 1. Use the fp_vpl_acquire() macro,
  * which records the call site for reports.
  *
