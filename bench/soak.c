@@ -18,6 +18,13 @@
  *    costs ~28 us here), far beyond the time budget; the heap-in-use column
  *    (mallinfo2) catches a leaked frame whether its pages were touched or not.
  *
+ * 5. --pool-cycles (default 1,000) resolution changes of a decoder pool (AV,
+ *    yuv420p, max_frames 8, min_frames 2): fp_av_pool_reconfigure() through
+ *    640x360 -> 1280x720 -> 1920x1080 -> ..., two frames of the previous
+ *    generation held across each change (as a decoder's references are) and
+ *    released after three frames of the new one were taken; RSS and heap
+ *    after each change.
+ *
  * Every cycle of 1-3 writes the first byte of each plane, as a user would
  * touch the frame; the pixel pages are otherwise left alone (writing 3 MB per
  * cycle would measure memset, not the pool). RSS (/proc/self/statm) is
@@ -261,6 +268,61 @@ static void run_create_destroy(series *s, int cycles)
     s->cycles = (uint64_t)cycles;
 }
 
+static void touch_corners(AVFrame *f, int i)
+{
+    f->data[0][0] = (uint8_t)i;
+    f->data[0][(size_t)f->linesize[0] * (size_t)(f->height - 1) + (size_t)f->width - 1] = (uint8_t)i;
+}
+
+static void run_resolution_changes(series *s, int cycles)
+{
+    static const int sizes[3][2] = { { 640, 360 }, { 1280, 720 }, { 1920, 1080 } };
+    fp_pool_config cfg;
+    fp_pool_config_default(&cfg);
+    cfg.name = "soak-generations";
+    cfg.max_frames = 8;
+    cfg.min_frames = 2;
+    fp_pool *pool;
+    if (fp_av_pool_create(&pool, AV_PIX_FMT_YUV420P, 640, 360, &cfg) < 0)
+        bench_die("fp_av_pool_create failed");
+    AVFrame *held[2] = { NULL, NULL };
+    for (int k = 0; k < 2; k++) {
+        if (fp_av_acquire(pool, 0, &held[k]) < 0)
+            bench_die("fp_av_acquire failed");
+        touch_corners(held[k], 0);
+    }
+    uint64_t every = sample_every((uint64_t)cycles), t0 = bench_now_ns();
+    sample(s, 0);
+    for (int i = 1; i <= cycles; i++) {
+        const int *wh = sizes[i % 3];
+        if (fp_av_pool_reconfigure(pool, AV_PIX_FMT_YUV420P, wh[0], wh[1]) != i + 1)
+            bench_die("fp_av_pool_reconfigure failed");
+        AVFrame *f[3];
+        for (int k = 0; k < 3; k++) {
+            if (fp_av_acquire(pool, 0, &f[k]) < 0)
+                bench_die("fp_av_acquire after a resolution change failed");
+            if (f[k]->width != wh[0])
+                bench_die("a frame of an older generation was handed out");
+            touch_corners(f[k], i);
+        }
+        av_frame_free(&held[0]);
+        av_frame_free(&held[1]);
+        held[0] = f[0];
+        held[1] = f[1];
+        av_frame_free(&f[2]);
+        tick(s, (uint64_t)i, every, (uint64_t)cycles);
+    }
+    s->seconds = (double)(bench_now_ns() - t0) / 1e9;
+    s->cycles = (uint64_t)cycles;
+    fp_pool_stats st;
+    fp_pool_get_stats(pool, &st);
+    if (st.old_generation_live != 0 || st.generation != (uint32_t)cycles + 1)
+        bench_die("generation books wrong after the resolution changes");
+    av_frame_free(&held[0]);
+    av_frame_free(&held[1]);
+    fp_pool_unref(&pool);
+}
+
 /* ------------------------------------------------------------------------- */
 /* Bookkeeping per slot                                                      */
 
@@ -502,6 +564,7 @@ int main(int argc, char **argv)
     static series av = { .key = "fp_av", .label = "framepool AVFrame", .color = "#2ca02c" };
     static series ff = { .key = "ff_unpooled", .label = "FFmpeg unpooled", .color = "#d62728" };
     static series cd = { .key = "create_destroy", .label = "create/destroy 2560x1440", .color = "#9467bd" };
+    static series rc = { .key = "resolution_changes", .label = "decoder pool resolution changes", .color = "#8c564b" };
 
     run_core(&core, o.cycles);
     run_av(&av, o.cycles);
@@ -510,10 +573,12 @@ int main(int argc, char **argv)
     fflush(stdout);
     run_ffmpeg(&ff, o.cycles, av.seconds);
     run_create_destroy(&cd, o.pool_cycles);
+    run_resolution_changes(&rc, o.pool_cycles);
     analyse(&core);
     analyse(&av);
     analyse(&ff);
     analyse(&cd);
+    analyse(&rc);
 
     printf("\nafter warm-up (the first 10%% of cycles): RSS range, least-squares slope and end-start growth;\n"
            "heap = malloc'd bytes in use (mallinfo2); zero growth = fitted RSS growth below one 4 KiB page\n");
@@ -523,6 +588,7 @@ int main(int argc, char **argv)
     print_series(&av, 1e6, "1M cycles");
     print_series(&ff, 1e6, "1M cycles");
     print_series(&cd, 1000, "1000 cycles");
+    print_series(&rc, 1000, "1000 changes");
 
     bookkeeping bk[] = {
         measure_bookkeeping(BK_CORE, 8, 8), measure_bookkeeping(BK_CORE, 64, 0),
@@ -576,7 +642,8 @@ int main(int argc, char **argv)
         json_series(f, &core, 0);
         json_series(f, &av, 0);
         json_series(f, &ff, 0);
-        json_series(f, &cd, 1);
+        json_series(f, &cd, 0);
+        json_series(f, &rc, 1);
         fputs("  ],\n  \"bookkeeping\": [", f);
         for (int i = 0; i < nbk; i++)
             fprintf(f, "%s\n    {\"pool\": \"%s\", \"capacity\": %d, \"min_frames\": %d, \"stats_bytes_per_slot\": %.1f, "

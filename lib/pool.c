@@ -558,12 +558,15 @@ int fp__pool_create_ex(fp_pool **out, const fp__pool_params *params)
 
     if (params->extra_size) {
         what = "the adapter's per-slot state";
-        size_t extra_size = (params->extra_size + sizeof(fp__geom *) + 63) & ~(size_t)63;
+        size_t extra_size = (params->extra_size + 63) & ~(size_t)63;
         if (!(pool->extra = fp__region_alloc(extra_size * (size_t)cfg->max_frames)))
             goto error;
         pool->extra_size = extra_size;
-        pool->geom_base = pool->extra + extra_size - sizeof(fp__geom *);
-        pool->geom_stride = extra_size;
+    }
+    if (pool->extra_size && pool->extra_size - params->extra_size >= sizeof(fp__geom *)) {
+        /* The slot's geometry pointer in the rounding slack of its block. */
+        pool->geom_base = pool->extra + pool->extra_size - sizeof(fp__geom *);
+        pool->geom_stride = pool->extra_size;
     } else {
         what = "the slots' geometries";
         if (!(pool->geom_base = calloc((size_t)cfg->max_frames, sizeof(fp__geom *))))
