@@ -1,6 +1,6 @@
 /*
  * decode_bounded: a decoder drawing its output frames from a bounded pool
- * through fp_av_get_buffer2, printing the pool's stats.
+ * through fp_av_get_buffer2 (fp_av_attach), printing the pool's stats.
  *
  *   decode_bounded [--codec NAME] [--pool N] [--threads N] [FILE]
  *
@@ -192,8 +192,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "fp_av_pool_create: %s\n", fp_strerror(ret));
         return 1;
     }
-    dec->opaque = pool;
-    dec->get_buffer2 = fp_av_get_buffer2;
+    /* The decoder draws from the pool; dec->opaque stays free for the application. */
+    if ((ret = fp_av_attach(dec, pool)) < 0) {
+        fprintf(stderr, "fp_av_attach: %s\n", fp_strerror(ret));
+        return 1;
+    }
     dec->thread_count = threads;
     if (threads > 1)
         dec->thread_type = FF_THREAD_FRAME;
@@ -242,6 +245,7 @@ int main(int argc, char **argv)
            " frames live, %" PRIu64 " fallbacks to the default allocator\n\n",
            frames, pooled, st.peak_live, st.capacity, st.get_buffer_fallbacks);
     av_parser_close(parser);
+    fp_av_detach(dec);
     avcodec_free_context(&dec); /* the decoder drops the references it kept */
     fp_pool_report(pool, stdout);
     fp_pool_unref(&pool);
