@@ -2093,6 +2093,22 @@ START_TEST(backed_memory_is_zeroed)
         ck_assert_int_eq(fp_av_acquire(p, 0, &again), 0);
         ck_assert_int_eq(again->data[0][0], 0x33);
         av_frame_free(&again);
+        /* A new generation's memory is zeroed too, the old frames' pixels stay theirs. */
+        ck_assert_int_eq(fp_av_pool_reconfigure(p, fmts[k], 640, 360), 2);
+        ck_assert_int_eq(f[1]->data[0][0], 0x33);
+        for (int i = 0; i < 1; i++) {
+            AVFrame *g = NULL;
+            ck_assert_int_eq(fp_av_acquire(p, 0, &g), 0);
+            ck_assert_int_eq(g->width, 640);
+            ck_assert_int_eq(g->format, fmts[k]);
+            const uint8_t *b = g->buf[0]->data;
+            size_t n = g->buf[0]->size, j = (size_t)(g->data[0] - b);
+            while (j < n && b[j] == 0)
+                j++;
+            ck_assert_msg(j == n, "%s generation 2: byte %zu of %zu is 0x%02x", av_get_pix_fmt_name(fmts[k]), j, n,
+                          j < n ? b[j] : 0);
+            av_frame_free(&g);
+        }
         av_frame_free(&f[1]);
         av_frame_free(&f[2]);
         finish_pool(&p);
