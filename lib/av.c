@@ -939,6 +939,8 @@ static pthread_mutex_t attach_lock = PTHREAD_MUTEX_INITIALIZER;
 static int free_head = -1, free_tail = -1;
 static int never_used = 0; /* indices below it have been used */
 
+static int note_bypass(fp_pool *pool, av_pool *st, const AVCodecContext *avctx, const char *what);
+
 static int attached_get_buffer2(int k, AVCodecContext *avctx, AVFrame *frame, int flags)
 {
     if (!avctx || !frame)
@@ -1035,6 +1037,11 @@ int fp_av_attach(AVCodecContext *avctx, fp_pool *pool)
     avctx->thread_safe_callbacks = 1;
 # pragma GCC diagnostic pop
 #endif
+    /* A decoder known to allocate its own frames (libdav1d, libvpx-vp9,
+     * rawvideo, no DR1): said now, once per pool, and counted. The
+     * attachment stands (hardware decoding may still fall back to software). */
+    if (avctx->codec)
+        (void)note_bypass(pool, st, avctx, "fp_av_attach");
     return 0;
 }
 
@@ -1289,6 +1296,35 @@ static const char *internal_allocator(const char *codec)
     return NULL;
 }
 
+/* Whether the decoder's frames bypass the pool (why), or NULL. */
+static const char *bypass_reason(const AVCodecContext *avctx)
+{
+    const AVCodec *c = avctx->codec;
+    const char *why = internal_allocator(c->name);
+    if (!why && c->type != AVMEDIA_TYPE_VIDEO)
+        why = "not a video codec";
+    if (!why && avctx->hw_device_ctx)
+        why = "hardware decoding (frames live in device memory)";
+    if (!why && !(c->capabilities & AV_CODEC_CAP_DR1))
+        why = "the codec has no AV_CODEC_CAP_DR1: it allocates its own frames or gets default buffers";
+    return why;
+}
+
+/* 1 (counted, logged once per pool) when the decoder bypasses the pool, else 0. */
+static int note_bypass(fp_pool *pool, av_pool *st, const AVCodecContext *avctx, const char *what)
+{
+    const char *why = bypass_reason(avctx);
+    if (!why)
+        return 0;
+    atomic_fetch_add_explicit(&pool->get_buffer_bypassed, 1, RLX);
+    if (!atomic_exchange_explicit(&st->bypass_logged, 1, RLX))
+        fp__log(pool, FP_LOG_WARN,
+                "%s (%s): its frames will not come from the pool: %s; the pool bounds and tracks "
+                "none of them (logged once per pool, counted in get_buffer_bypassed)",
+                what, avctx->codec->name, why);
+    return 1;
+}
+
 int fp_av_check_decoder(fp_pool *pool, const AVCodecContext *avctx)
 {
     av_pool *st = av_state(pool);
@@ -1298,21 +1334,5 @@ int fp_av_check_decoder(fp_pool *pool, const AVCodecContext *avctx)
         fp__log(pool, FP_LOG_ERROR, "fp_av_check_decoder: %s", !avctx ? "avctx is NULL" : "the decoder is not open");
         return FP_ERR(EINVAL);
     }
-    const AVCodec *c = avctx->codec;
-    const char *why = internal_allocator(c->name);
-    if (!why && c->type != AVMEDIA_TYPE_VIDEO)
-        why = "not a video codec";
-    if (!why && avctx->hw_device_ctx)
-        why = "hardware decoding (frames live in device memory)";
-    if (!why && !(c->capabilities & AV_CODEC_CAP_DR1))
-        why = "the codec has no AV_CODEC_CAP_DR1: it allocates its own frames or gets default buffers";
-    if (!why)
-        return 0;
-    atomic_fetch_add_explicit(&pool->get_buffer_bypassed, 1, RLX);
-    if (!atomic_exchange_explicit(&st->bypass_logged, 1, RLX))
-        fp__log(pool, FP_LOG_WARN,
-                "fp_av_check_decoder (%s): its frames will not come from the pool: %s; the pool bounds and tracks "
-                "none of them (logged once per pool, counted in get_buffer_bypassed)",
-                c->name, why);
-    return 1;
+    return note_bypass(pool, st, avctx, "fp_av_check_decoder");
 }

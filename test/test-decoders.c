@@ -754,6 +754,16 @@ START_TEST(check_decoder_bypass)
     av_frame_free(&f);
     avcodec_free_context(&dec);
     finish_pool(&p);
+    /* fp_av_attach says so by itself: counted and logged once, before any frame. */
+    p = make_pool(bc->fmt, w, h, 8, 2);
+    dec = avcodec_alloc_context3(avcodec_find_decoder_by_name(bc->decoder));
+    ck_assert_int_eq(fp_av_attach(dec, p), 0);
+    ck_assert_uint_eq(get_stats(p).get_buffer_bypassed, 1);
+    snprintf(needle, sizeof(needle), "fp_av_attach (%s)", bc->decoder);
+    ck_assert_int_eq(log_count(needle), 1);
+    fp_av_detach(dec);
+    avcodec_free_context(&dec);
+    finish_pool(&p);
     clip_free(&c);
 }
 END_TEST

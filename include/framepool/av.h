@@ -271,7 +271,9 @@ FP_API int fp_av_pool_reconfigure(fp_pool *pool, enum AVPixelFormat fmt, int wid
  * decoders are attached at once (FP_ERR(ENOSPC) beyond: use
  * `get_buffer2 = fp_av_get_buffer2` with `opaque = pool` for those).
  * Attaching the same pool again is a no-op; another pool needs a detach
- * first (FP_ERR(EBUSY)).
+ * first (FP_ERR(EBUSY)). A decoder known to allocate its own frames
+ * (fp_av_check_decoder(): libdav1d, libvpx-vp9, rawvideo, no DR1) is said so
+ * at attach: counted in get_buffer_bypassed, logged once per pool.
  *
  * May block on: a process-wide lock held for a table scan (attach/detach only).
  * @return 0, FP_ERR(EINVAL), FP_ERR(EBUSY), FP_ERR(ENOSPC)
