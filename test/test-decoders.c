@@ -434,6 +434,8 @@ static const exh_case exh_cases[] = {
     { "mpeg2video", 12, 2 },
     { "mpeg4", 12, 2 },
     { "libx265", 12, 3 },
+    { "libvpx", 12, 0 },     /* native vp8 decoder */
+    { "libvpx-vp9", 12, 0 }, /* native vp9 decoder */
 };
 
 /*
