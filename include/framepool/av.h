@@ -252,6 +252,10 @@ FP_API int fp_av_frame_make_writable_site(fp_pool *pool, AVFrame *frame, int64_t
  *
  * May block on: the pool's lock (short) and the allocator (min_frames).
  *
+ * @param pool   a pool made by fp_av_pool_create()
+ * @param fmt    the new pixel format
+ * @param width  the new width in pixels, 1..FP_MAX_DIMENSION
+ * @param height the new height in pixels, 1..FP_MAX_DIMENSION
  * @return the new generation (> 0; the current one if nothing changed),
  *         FP_ERR(EINVAL) for a format or size fp_av_pool_create() refuses or
  *         a pool that is not an AV pool, FP_ERR(ESHUTDOWN), FP_ERR(ENOMEM)
@@ -276,6 +280,8 @@ FP_API int fp_av_pool_reconfigure(fp_pool *pool, enum AVPixelFormat fmt, int wid
  * at attach: counted in get_buffer_bypassed, logged once per pool.
  *
  * May block on: a process-wide lock held for a table scan (attach/detach only).
+ * @param avctx a decoder context, not yet opened
+ * @param pool  the pool its frames come from
  * @return 0, FP_ERR(EINVAL), FP_ERR(EBUSY), FP_ERR(ENOSPC)
  */
 FP_API int fp_av_attach(struct AVCodecContext *avctx, fp_pool *pool);
@@ -288,10 +294,18 @@ FP_API int fp_av_attach(struct AVCodecContext *avctx, fp_pool *pool);
  * An open decoder goes on with default buffers from its next packet; frames
  * already decoded stay valid and return to the pool. NULL or a decoder that
  * is not attached: nothing happens.
+ *
+ * May block on: the same process-wide lock as fp_av_attach().
+ * @param avctx the decoder context, or NULL
  */
 FP_API void fp_av_detach(struct AVCodecContext *avctx);
 
-/** The pool fp_av_attach() attached to `avctx`, or NULL. Holds no reference. */
+/**
+ * The pool fp_av_attach() attached to `avctx`. Takes no reference.
+ * May block on: the same process-wide lock as fp_av_attach().
+ * @param avctx the decoder context, or NULL
+ * @return the pool, or NULL when `avctx` is not attached
+ */
 FP_API fp_pool *fp_av_attached_pool(const struct AVCodecContext *avctx);
 
 /**

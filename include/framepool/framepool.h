@@ -631,6 +631,8 @@ FP_API int fp_pool_trim(fp_pool *pool);
  * take the general path (one more comparison), afterwards the fast path.
  * Blocks on the pool's lock (short) and the allocator.
  *
+ * @param pool the pool
+ * @param cfg  the new geometry (other fields are ignored)
  * @return the new generation (> 0), FP_ERR(EINVAL) for a bad geometry or
  *         NULL arguments (logged), FP_ERR(ESHUTDOWN) for a closed pool,
  *         FP_ERR(ENOMEM)

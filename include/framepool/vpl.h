@@ -191,6 +191,8 @@ FP_API int fp_vpl_pool_frame_info(const fp_pool *pool, mfxFrameInfo *info);
  * refused with FP_ERR(EINVAL): a core config cannot carry an mfxFrameInfo.)
  *
  * May block on: the pool's lock (short) and the allocator (min_frames).
+ * @param pool a pool made by fp_vpl_pool_create()
+ * @param info the new surface description
  * @return the new generation (> 0; the current one if nothing changed),
  *         FP_ERR(EINVAL) (NULL, not a oneVPL pool, an `info` that
  *         fp_vpl_pool_create() refuses; logged), FP_ERR(EOVERFLOW),
